@@ -1,0 +1,1 @@
+"""Command groups of the ``gdpo`` CLI, one module each (see ``gdpo.cli``)."""

@@ -1,0 +1,437 @@
+"""Configuration: YAML loading, environment overrides, strict validation, masked secrets.
+
+The configuration file is ``config/master_coordinator_config.yaml`` (or ``GDPO_CONFIG``,
+or ``--config``). Each top-level section has a schema of :class:`~gdpo.storage.Option`
+values; ``data_storage`` is defined here, each storage backend contributes the schema of
+its own ``data_storage.<name>`` section, and other components register theirs with
+:func:`register_section`. An unknown key, a wrong nesting or an impossible value stops
+start-up with a :class:`ConfigError` naming the key's path (and the nearest valid key).
+
+Every effective value remembers where it came from (``default``, ``file``, ``env:VAR``);
+``gdpo config check`` prints them. Secrets (passwords, and the password inside a DSN) are
+masked in every repr, log line and error.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import importlib
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+import yaml
+
+from gdpo.storage.options import Option
+
+DEFAULT_CONFIG_PATHS = (
+    Path("config/master_coordinator_config.yaml"),
+    Path("/opt/goodwe-dynamic-price-optimiser/config/master_coordinator_config.yaml"),
+)
+DEFAULT_SQLITE_PATH = "/opt/goodwe-dynamic-price-optimiser/data/goodwe_energy.db"
+MASK = "***"
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the key path (and file) at fault."""
+
+
+# --------------------------------------------------------------------------- secrets
+
+_DSN_PASSWORD = re.compile(r"(?P<pre>[a-z][a-z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<post>@)", re.I)
+_KV_PASSWORD = re.compile(r"(?P<pre>\bpassword\s*=\s*)(?P<pw>'[^']*'|\S+)", re.I)
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with any DSN password (``scheme://user:PASSWORD@host``) or ``password=...`` masked."""
+    if not isinstance(text, str):
+        return text
+    text = _DSN_PASSWORD.sub(lambda m: m.group("pre") + MASK + m.group("post"), text)
+    return _KV_PASSWORD.sub(lambda m: m.group("pre") + MASK, text)
+
+
+class Secret(str):
+    """A string whose repr and str-in-containers never show it (``repr`` is masked)."""
+
+    def __repr__(self) -> str:
+        return repr(MASK)
+
+
+# --------------------------------------------------------------------------- schemas
+
+DATA_STORAGE_SCHEMA: dict[str, Any] = {
+    "backend": Option("str", "sqlite", "Storage backend: sqlite, timescaledb, json_legacy, hybrid or a plugin's name",
+                      env="GDPO_STORAGE_BACKEND"),
+    "hybrid": {
+        "sessions": Option("str", "sqlite", "Backend for decisions, charging and selling sessions, daily stats"),
+        "timeseries": Option("str", "timescaledb", "Backend for energy data, system state, price and PV forecasts"),
+        "routes": Option("dict", {}, "Per-kind overrides: {record kind: backend name}"),
+    },
+    "batch": {
+        "size": Option("int", 10, "Records per batch before a flush", min=1, max=50),
+        "max_size": Option("int", 50, "Largest batch ever written at once", min=1, max=10000),
+        "flush_interval_s": Option("float", 60.0, "Flush a partial batch after this many seconds", min=0.01),
+    },
+    "cache": {
+        "ttl_s": Option("float", 60.0, "Seconds a cached current reading or latest price stays valid", min=0),
+    },
+    "retention": {
+        "days": Option("int", 30, "Keep raw time series this many days", min=1),
+    },
+}
+
+# Upstream (pre-gdpo) keys that are still understood, with a deprecation warning.
+LEGACY_STORAGE_SCHEMA: dict[str, Any] = {
+    "file_storage": {
+        "enabled": Option("bool", None, "Deprecated: use backend: json_legacy", nullable=True),
+        "directory": Option("str", None, "Deprecated: use json_legacy.directory", nullable=True),
+    },
+    "database_storage": {
+        "enabled": Option("bool", None, "Deprecated: use backend: sqlite", nullable=True),
+        "type": Option("str", None, "Deprecated: use backend", nullable=True),
+        "sqlite": {"path": Option("str", None, "Deprecated: use sqlite.path", nullable=True)},
+    },
+}
+
+ENV_OVERRIDES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("GDPO_STORAGE_BACKEND", ("data_storage", "backend"), "str"),
+    ("DATABASE_PATH", ("data_storage", "sqlite", "path"), "str"),
+    ("DATABASE_POOL_SIZE", ("data_storage", "sqlite", "pool", "max"), "int"),
+    ("DATABASE_POOL_SIZE", ("data_storage", "timescaledb", "pool", "max"), "int"),
+    ("TIMESCALEDB_DSN", ("data_storage", "timescaledb", "dsn"), "str"),
+)
+
+_SECTIONS: dict[str, dict[str, Any] | Callable[[], dict[str, Any]]] = {}
+
+# Modules that declare top-level sections: each has ``SECTIONS = {name: schema}``.
+SECTION_MODULES = ("gdpo.inverter.settings", "gdpo.prices.settings", "gdpo.coordinator.settings")
+
+
+def register_section(name: str, schema: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
+    """Declare a top-level config section (a schema, or a function returning one)."""
+    _SECTIONS[name] = schema
+
+
+def section_schemas() -> dict[str, dict[str, Any]]:
+    """Every top-level section's schema, ``data_storage`` with its backends' sections."""
+    from gdpo.storage.plugins import list_backends
+
+    storage = dict(DATA_STORAGE_SCHEMA)
+    for info in list_backends():
+        if info.available or info.options:
+            storage[info.name] = dict(info.options)
+        else:
+            storage[info.name] = None  # unavailable plugin: its section is kept unvalidated
+    schemas = {"data_storage": storage}
+    for module in SECTION_MODULES:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and module.startswith(exc.name):
+                continue  # that component is not part of this installation
+            raise
+        for name, schema in getattr(mod, "SECTIONS", {}).items():
+            _SECTIONS.setdefault(name, schema)
+    for name, schema in _SECTIONS.items():
+        schemas[name] = schema() if callable(schema) else schema
+    return schemas
+
+
+# --------------------------------------------------------------------------- the config object
+
+
+@dataclass
+class Config:
+    """The effective configuration, with where each value came from."""
+
+    data: dict[str, Any]
+    sources: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None
+    secret_paths: frozenset[str] = frozenset()
+    leaf_paths: tuple[str, ...] = ()
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A top-level section (a deep copy; changing it does not change the config)."""
+        return copy.deepcopy(self.data.get(name, {}))
+
+    @property
+    def data_storage(self) -> dict[str, Any]:
+        """The ``data_storage`` section."""
+        return self.section("data_storage")
+
+    def items(self) -> Iterator[tuple[str, Any, str]]:
+        """(dotted key, masked value, source) for every leaf value."""
+        for key in self.leaf_paths:
+            yield key, self._shown(key, self.get(key)), self.sources.get(key, "default")
+
+    def get(self, dotted: str, default: Any = None) -> Any:
+        """The value at a dotted key path such as ``data_storage.sqlite.path``."""
+        node: Any = self.data
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    def _shown(self, key: str, value: Any) -> Any:
+        if key in self.secret_paths and value not in (None, ""):
+            return MASK
+        if isinstance(value, str):
+            return mask_secrets(value)
+        return value
+
+    def masked(self) -> dict[str, Any]:
+        """The configuration as a nested dict with every secret masked."""
+        out: dict[str, Any] = {}
+        for key, value, _ in self.items():
+            node = out
+            parts = key.split(".")
+            for p in parts[:-1]:
+                node = node.setdefault(p, {})
+            node[parts[-1]] = value
+        return out
+
+    def __repr__(self) -> str:
+        return f"Config(path={str(self.path) if self.path else None!r}, data={self.masked()!r})"
+
+
+def _present(raw: Mapping[str, Any], dotted: str) -> bool:
+    node: Any = raw
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def find_config_path(explicit: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Path | None:
+    """The config file to use: ``explicit``, else ``GDPO_CONFIG``, else the default paths."""
+    env = os.environ if env is None else env
+    if explicit:
+        return Path(explicit)
+    if env.get("GDPO_CONFIG"):
+        return Path(env["GDPO_CONFIG"])
+    for p in DEFAULT_CONFIG_PATHS:
+        if p.is_file():
+            return p
+    return None
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse a YAML config file; errors name the file (and line)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def load_config(source: str | os.PathLike | Mapping[str, Any] | Config | None = None, *,
+                env: Mapping[str, str] | None = None, data_storage_only: bool = False) -> Config:
+    """Load, override and validate the configuration.
+
+    ``source`` is a path to a YAML file, a mapping of the whole file, a mapping of the
+    ``data_storage`` section (``data_storage_only=True``), an existing Config (returned
+    as is), or None (``GDPO_CONFIG`` or the default paths; defaults only when none exists).
+    Environment overrides apply to files and defaults, not to mappings given in code.
+    """
+    if isinstance(source, Config):
+        return source
+    env = os.environ if env is None else env
+    path: Path | None = None
+    use_env = True
+    if source is None or isinstance(source, (str, os.PathLike)):
+        path = find_config_path(source, env)
+        raw = read_yaml(path) if path else {}
+    elif isinstance(source, Mapping):
+        raw = {"data_storage": dict(source)} if data_storage_only else dict(source)
+        use_env = False
+    else:
+        raise ConfigError(f"config must be a path or a mapping, got {type(source).__name__}")
+    where = str(path) if path else "config"
+    raw = copy.deepcopy(raw)
+    env_sources: dict[str, str] = {}
+    _apply_legacy_storage_keys(raw, where)
+    given = copy.deepcopy(raw)
+    if use_env:
+        _apply_env(raw, env, env_sources)
+    schemas = section_schemas()
+    data: dict[str, Any] = {}
+    secrets: set[str] = set()
+    leaves: list[str] = []
+    for name in raw:
+        if name not in schemas:
+            raise ConfigError(f"{where}: unknown section {name!r}{_suggest(name, schemas)}")
+    for name, schema in schemas.items():
+        value = raw.get(name, {})
+        if value is None:
+            value = {}
+        data[name] = _validate(value, schema, name, where, secrets, leaves)
+    _check_storage(data["data_storage"], where, schemas["data_storage"])
+    origin = f"file:{path}" if path else "code"
+    sources = {k: env_sources.get(k) or (origin if _present(given, k) else "default") for k in leaves}
+    return Config(data=data, sources=sources, path=path, secret_paths=frozenset(secrets),
+                  leaf_paths=tuple(leaves))
+
+
+def _suggest(name: str, choices) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else f" (valid: {', '.join(sorted(choices))})"
+
+
+def _validate(value: Any, schema: dict[str, Any] | None, path: str, where: str, secrets: set[str],
+              leaves: list[str] | None = None) -> Any:
+    leaves = [] if leaves is None else leaves
+    if schema is None:  # a section of an unavailable plugin: kept as written
+        leaves.append(path)
+        return copy.deepcopy(value) if isinstance(value, dict) else value
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: {path} must be a mapping of keys, got {_typename(value)}")
+    for key in value:
+        if key not in schema:
+            raise ConfigError(f"{where}: unknown key {path}.{key}{_suggest(str(key), schema)}")
+    out: dict[str, Any] = {}
+    for key, spec in schema.items():
+        full = f"{path}.{key}"
+        if isinstance(spec, dict) or spec is None:
+            out[key] = _validate(value.get(key) or {}, spec, full, where, secrets, leaves)
+            continue
+        leaves.append(full)
+        if spec.secret:
+            secrets.add(full)
+        out[key] = _check_value(value[key], spec, full, where) if key in value else copy.deepcopy(spec.default)
+    return out
+
+
+def _typename(v: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false"}.get(type(v), type(v).__name__)
+
+
+def _check_value(v: Any, spec: Option, path: str, where: str) -> Any:
+    shown = MASK if spec.secret else repr(mask_secrets(v) if isinstance(v, str) else v)
+    if v is None:
+        if spec.nullable or spec.default is None:
+            return None
+        raise ConfigError(f"{where}: {path} must not be empty")
+    t = spec.type
+    if t == "bool":
+        if not isinstance(v, bool):
+            raise ConfigError(f"{where}: {path} must be true or false, got {shown}")
+    elif t == "int":
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ConfigError(f"{where}: {path} must be a whole number, got {shown}")
+    elif t == "float":
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(f"{where}: {path} must be a number, got {shown}")
+        v = float(v)
+    elif t in ("str", "path"):
+        if not isinstance(v, str) or (t == "path" and not v.strip()):
+            raise ConfigError(f"{where}: {path} must be text, got {shown}")
+    elif t == "list":
+        if not isinstance(v, list):
+            raise ConfigError(f"{where}: {path} must be a list, got {shown}")
+    elif t == "dict":
+        if not isinstance(v, dict):
+            raise ConfigError(f"{where}: {path} must be a mapping, got {shown}")
+    if spec.choices is not None and v not in spec.choices:
+        raise ConfigError(f"{where}: {path} is {shown}; use one of {', '.join(map(str, spec.choices))}")
+    if spec.min is not None and isinstance(v, (int, float)) and v < spec.min:
+        raise ConfigError(f"{where}: {path} is {shown}; it must be at least {spec.min:g}")
+    if spec.max is not None and isinstance(v, (int, float)) and v > spec.max:
+        raise ConfigError(f"{where}: {path} is {shown}; it must be at most {spec.max:g}")
+    return Secret(v) if spec.secret and isinstance(v, str) else copy.deepcopy(v)
+
+
+def _set(raw: dict, keys: tuple[str, ...], value: Any) -> None:
+    node = raw
+    for k in keys[:-1]:
+        nxt = node.get(k)
+        if not isinstance(nxt, dict):
+            nxt = node[k] = {}
+        node = nxt
+    node[keys[-1]] = value
+
+
+def _apply_env(raw: dict, env: Mapping[str, str], sources: dict[str, str]) -> None:
+    for var, keys, typ in ENV_OVERRIDES:
+        if var not in env or env[var] == "":
+            continue
+        value: Any = env[var]
+        if typ == "int":
+            try:
+                value = int(value)
+            except ValueError:
+                raise ConfigError(f"environment: {var}={value!r} must be a whole number") from None
+        _set(raw, keys, value)
+        sources[".".join(keys)] = f"env:{var}"
+
+
+def _apply_legacy_storage_keys(raw: dict, where: str) -> None:
+    ds = raw.get("data_storage")
+    if not isinstance(ds, dict):
+        return
+    legacy = {k: ds.pop(k) for k in list(ds) if k in LEGACY_STORAGE_SCHEMA}
+    if not legacy:
+        return
+    checked = _validate(legacy, LEGACY_STORAGE_SCHEMA, "data_storage", where, set())
+    warnings.warn(
+        f"{where}: data_storage.file_storage / data_storage.database_storage are deprecated; "
+        f"set data_storage.backend (sqlite, json_legacy, ...) instead", DeprecationWarning, stacklevel=3)
+    db, files = checked["database_storage"], checked["file_storage"]
+    backend = None
+    if db.get("enabled"):
+        backend = db.get("type") or "sqlite"
+    elif files.get("enabled"):
+        backend = "json_legacy"
+    elif db.get("enabled") is False and files.get("enabled") is False:
+        raise ConfigError(f"{where}: data_storage.file_storage.enabled and database_storage.enabled are both "
+                          f"false: nothing would be stored; set data_storage.backend")
+    if backend and "backend" not in ds:
+        ds["backend"] = backend
+    if db["sqlite"].get("path") and "path" not in (ds.get("sqlite") or {}):
+        ds.setdefault("sqlite", {})["path"] = db["sqlite"]["path"]
+    if files.get("directory") and "directory" not in (ds.get("json_legacy") or {}):
+        ds.setdefault("json_legacy", {})["directory"] = files["directory"]
+
+
+def _check_storage(ds: dict[str, Any], where: str, schema: dict[str, Any]) -> None:
+    from gdpo.storage.records import KIND_NAMES
+
+    backends = {k for k, v in schema.items() if k not in DATA_STORAGE_SCHEMA}
+    names = backends | {"hybrid"}
+    if ds["backend"] not in names:
+        raise ConfigError(f"{where}: data_storage.backend is {ds['backend']!r}, which no installed plugin provides"
+                          f"{_suggest(ds['backend'], names)}")
+    for role in ("sessions", "timeseries"):
+        b = ds["hybrid"][role]
+        if ds["backend"] == "hybrid" and b not in backends:
+            raise ConfigError(f"{where}: data_storage.hybrid.{role} is {b!r}, which no installed plugin provides"
+                              f"{_suggest(b, backends)}")
+    for kind, b in (ds["hybrid"].get("routes") or {}).items():
+        if kind not in KIND_NAMES:
+            raise ConfigError(f"{where}: data_storage.hybrid.routes.{kind}: unknown record kind{_suggest(kind, KIND_NAMES)}")
+        if b not in backends:
+            raise ConfigError(f"{where}: data_storage.hybrid.routes.{kind} is {b!r}, which no installed plugin "
+                              f"provides{_suggest(str(b), backends)}")
+    if ds["batch"]["size"] > ds["batch"]["max_size"]:
+        raise ConfigError(f"{where}: data_storage.batch.size ({ds['batch']['size']}) is larger than "
+                          f"data_storage.batch.max_size ({ds['batch']['max_size']})")

@@ -1,0 +1,34 @@
+"""Declared options of a config section: type, default, limits, help and secrecy.
+
+Backends declare their ``data_storage.<name>`` options with :class:`Option`; the config
+loader validates a section against them, fills defaults and records where every value
+came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Option:
+    """One configuration value.
+
+    type: ``str``, ``int``, ``float``, ``bool``, ``path``, ``list`` or ``dict``.
+    secret: the value (or the password inside a DSN) is masked wherever it is shown.
+    nullable: ``None`` is accepted.
+    """
+
+    type: str
+    default: Any = None
+    help: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: tuple | None = None
+    secret: bool = False
+    nullable: bool = False
+    env: str | None = None  # environment variable that overrides it (documentation)
+
+
+Schema = dict  # name -> Option | Schema (a nested section)
