@@ -3,7 +3,8 @@
 #
 # Every GDPO_BACKUP_INTERVAL_S seconds (default 86400: daily) runs
 #   gdpo db backup $GDPO_BACKUP_DIR/gdpo-<UTC time>.db
-# (a consistent online copy taken while the coordinator keeps writing), then deletes all but
+# (a consistent online copy of the SQLite database taken while the coordinator keeps writing;
+# TimescaleDB data is backed up with pg_dump, see docs/OPERATIONS.md), then deletes all but
 # the newest GDPO_BACKUP_KEEP backups (default 7). A failed backup is reported and retried at
 # the next interval; older backups are never removed after a failure.
 # GDPO_BACKUP_ONCE=1 takes one backup and exits (for `docker compose run --rm backup`).
@@ -13,6 +14,8 @@ BACKUP_DIR=${GDPO_BACKUP_DIR:-/opt/goodwe-dynamic-price-optimiser/backups}
 INTERVAL_S=${GDPO_BACKUP_INTERVAL_S:-86400}
 KEEP=${GDPO_BACKUP_KEEP:-7}
 ONCE=${GDPO_BACKUP_ONCE:-0}
+# Which configured backend to copy when several can (hybrid: only SQLite can, so leave it empty).
+BACKEND=${GDPO_BACKUP_BACKEND:-}
 
 log() { echo "gdpo-backup: $*" >&2; }
 
@@ -36,16 +39,14 @@ prune() {
 }
 
 backup_once() {
+  # `gdpo db backup` writes DEST.partial, checks it and renames it: a backup file is complete.
   dest="$BACKUP_DIR/gdpo-$(date -u +%Y%m%dT%H%M%SZ).db"
-  tmp="$dest.partial"
-  if gdpo db backup "$tmp"; then
-    mv -f -- "$tmp" "$dest"
-    chmod 0600 "$dest" 2>/dev/null || true
+  if gdpo db backup ${BACKEND:+--backend "$BACKEND"} "$dest"; then
     log "backup written: $dest"
     prune
     return 0
   fi
-  rm -f -- "$tmp"
+  rm -f -- "$dest.partial"
   log "backup FAILED (kept the existing backups); next try in ${INTERVAL_S}s"
   return 1
 }

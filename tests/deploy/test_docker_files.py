@@ -175,7 +175,7 @@ def test_compose_backup_service_runs_gdpo_db_backup(compose):
     assert backup["entrypoint"] == ["/usr/local/bin/gdpo-backup-loop"]
     assert int(str(backup["environment"]["GDPO_BACKUP_KEEP"]).split(":-")[-1].rstrip("}")) >= 1
     script = (REPO / "deploy/docker/backup-loop.sh").read_text()
-    assert 'gdpo db backup "$tmp"' in script
+    assert 'gdpo db backup' in script
     assert cli_has_command(["gdpo", "db", "backup"]), "gdpo db backup is not in the CLI"
 
 
