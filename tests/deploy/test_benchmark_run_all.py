@@ -1,0 +1,42 @@
+"""benchmarks/run_all.py on a small data set: every cell measured, the same records read back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from deploy_support import REPO
+
+
+def test_run_all_reads_back_the_records_it_wrote_as_json_files(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks/run_all.py"), "--json", "--days", "2",
+                           "--backends", "json_legacy,sqlite", "--skip-migration", "--skip-rss", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result == json.loads(proc.stdout)
+    io = result["io"]
+    assert set(io) == {"write_decisions", "write_samples", "read_day_decisions", "read_month_decisions",
+                       "read_day_samples", "latest_sample"}
+    for op, cells in io.items():
+        legacy, sqlite = cells["json_legacy"], cells["sqlite"]
+        assert legacy["seconds"] > 0 and sqlite["seconds"] > 0, op
+        assert legacy["records"] == sqlite["records"], f"{op}: the JSON files and SQLite disagree"
+    assert io["write_decisions"]["sqlite"]["records"] == 2 * 96
+    assert io["read_day_decisions"]["sqlite"]["records"] == 96
+    assert io["read_day_samples"]["sqlite"]["records"] == 1440
+    assert io["latest_sample"]["sqlite"]["records"] == 1
+    assert result["machine"]["cores"] >= 1
+
+
+def test_run_all_markdown_names_what_was_not_measured(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks/run_all.py"), "--days", "1",
+                           "--backends", "json_legacy", "--skip-migration", "--skip-rss"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = proc.stdout
+    assert "| operation | legacy JSON files | SQLite | TimescaleDB |" in table
+    assert "not measured" in table
+    assert "Measured " in table and "cores" in table
