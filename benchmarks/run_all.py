@@ -478,6 +478,7 @@ def machine_info() -> dict[str, Any]:
     except (OSError, StopIteration, ValueError):
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb, "os": platform.platform(),
+            "load_average_1m_at_start": round(os.getloadavg()[0], 2),
             "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
             "date": dt.datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
 
@@ -488,12 +489,17 @@ def fmt_ms(seconds: float) -> str:
     return f"{ms:,.0f} ms" if ms >= 100 else f"{ms:.1f} ms" if ms >= 1 else f"{ms:.2f} ms"
 
 
+def ratio(x: float) -> str:
+    """A speed ratio: one decimal from 1 up, two significant digits below."""
+    return f"{x:,.1f}" if x >= 1 else f"{x:.2g}"
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The benchmark as Markdown tables with their context."""
     m = result["machine"]
     p = result["params"]
     lines = [f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['os']}, "
-             f"Python {m['python']}, SQLite {m['sqlite']}"
+             f"Python {m['python']}, SQLite {m['sqlite']}, load average {m['load_average_1m_at_start']} at the start"
              + (f", TimescaleDB server: {result['timescaledb']['server']}" if result['timescaledb'].get('server') else "")
              + ".", ""]
     cols = [b for b in BACKENDS]
@@ -510,9 +516,11 @@ def markdown(result: dict[str, Any]) -> str:
                 continue
             text = fmt_ms(c["seconds"])
             if b != "json_legacy" and legacy:
-                text += f" ({legacy / c['seconds']:.1f}× JSON)" if c["seconds"] > 0 else ""
+                text += f" ({ratio(legacy / c['seconds'])}× JSON)" if c["seconds"] > 0 else ""
             row.append(text)
         lines.append("| " + " | ".join(row) + " |")
+    lines.append(f"\nWall time of each whole operation; \"N× JSON\": how many times faster than the legacy JSON "
+                 f"files (below 1: slower). Reads: median of {p['read_repeats']} runs, warm page cache.")
     for b in cols:
         note = result["notes"].get(b)
         if note:
