@@ -26,7 +26,8 @@
 #   --extras LIST     pip extras, comma separated (e.g. timescaledb)
 #   --backend NAME    data_storage.backend written into a NEW config (default: the shipped sqlite)
 #   --source PATH     a source tree or wheel to install (default: the checkout holding this script)
-#   --python PYTHON   the interpreter for the virtualenv (default python3, at least 3.11)
+#   --python PYTHON   the interpreter for the virtualenv, at least 3.11 (default: /usr/bin/python3 when it
+#                     is new enough, else python3 on PATH); the service user must be able to run it
 #   --no-db-init      skip `gdpo db init` (e.g. the database server is not up yet)
 #   --uninstall       remove the unit, the virtualenv and the code; keep data and config
 #   --purge-data      with --uninstall: also delete data, config and the user
@@ -45,7 +46,7 @@ SERVICE_USER=gdpo
 EXTRAS=""
 BACKEND=""
 SOURCE=""
-PYTHON=${PYTHON:-python3}
+PYTHON=${PYTHON:-}
 DB_INIT=1
 UNINSTALL=0
 PURGE=0
@@ -139,6 +140,14 @@ if [ "$UNINSTALL" = 1 ]; then
 fi
 
 # ----------------------------------------------------------------------------- checks
+if [ -z "$PYTHON" ]; then
+  # A system service wants the system interpreter: one every user can run (not a pyenv under /root).
+  if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    PYTHON=/usr/bin/python3
+  else
+    PYTHON=python3
+  fi
+fi
 command -v "$PYTHON" >/dev/null 2>&1 || die "no '$PYTHON' found: install Python 3.11 or newer (Debian: apt install python3 python3-venv)"
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
   || die "$PYTHON is $("$PYTHON" -c 'import platform; print(platform.python_version())'); gdpo needs Python 3.11 or newer"
@@ -182,6 +191,9 @@ chmod 0750 "$CONFIG_DIR"
 if [ ! -x "$VENV/bin/python" ]; then
   say "creating the virtualenv $VENV"
   "$PYTHON" -m venv "$VENV"
+fi
+if ! as_service_user "$VENV/bin/python" -c pass 2>/dev/null; then
+  die "user $SERVICE_USER cannot run $VENV/bin/python (it points at $(readlink -f "$VENV/bin/python"), whose directory is closed to that user): install again with --python /usr/bin/python3 (or another interpreter every user can run) after removing $VENV"
 fi
 spec=$SOURCE
 [ -n "$EXTRAS" ] && spec="$SOURCE[$EXTRAS]"
