@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
@@ -238,3 +240,43 @@ def test_backup_loop_rejects_a_bad_keep_count(tmp_path):
     proc = subprocess.run(["sh", str(REPO / "deploy/docker/backup-loop.sh")], capture_output=True, text=True, env=env)
     assert proc.returncode == 2
     assert "GDPO_BACKUP_KEEP" in proc.stderr
+
+
+def _wait_for_line(proc: subprocess.Popen, needle: str, timeout_s: float) -> list[str]:
+    """Lines of ``proc``'s output up to the first holding ``needle`` (fails after ``timeout_s``)."""
+    import select
+
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+        if ready:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            if needle in line:
+                return seen
+    proc.kill()
+    pytest.fail(f"no line with {needle!r} within {timeout_s} s:\n{''.join(seen)[-2000:]}")
+
+
+def test_entrypoint_hands_sigterm_to_the_coordinator(tmp_path):
+    db = tmp_path / "data" / "goodwe_energy.db"
+    env = _gdpo_env(tmp_path, db)
+    argv = ["sh", str(REPO / "deploy/docker/entrypoint.sh"), "gdpo", "run", "--simulate", "--speed", "600", "--duration", "1d"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        _wait_for_line(proc, "SOC", timeout_s=120)
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
+        assert b"run" in cmdline and not cmdline[0].endswith(b"sh"), "the entry point did not exec the coordinator"
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out[-2000:]
+    assert "Summary" in out
+    rows = sqlite3.connect(db).execute("select count(*) from energy_data").fetchone()[0]
+    assert rows >= 1, "nothing was stored before the clean stop"
