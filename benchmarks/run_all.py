@@ -349,6 +349,25 @@ def has_command(*words: str) -> bool:
     return proc.returncode == 0
 
 
+def child_result(run: ChildRun) -> dict[str, Any]:
+    """Wall time, peak RSS, exit status and, on failure, the last line of output."""
+    entry: dict[str, Any] = {"seconds": run.seconds, "max_rss_mb": run.max_rss_mb, "returncode": run.returncode}
+    if run.returncode != 0:
+        tail = run.output.strip().splitlines()
+        entry["note"] = f"exit {run.returncode}: {tail[-1][:200] if tail else ''}"
+    return entry
+
+
+def measurable(out: dict[str, Any], command: str, backends: list[str], tsdb: Timescale) -> list[str]:
+    """The backends a ``gdpo <command>`` measurement can run on; the others get their reason in ``out``."""
+    if not has_command(command):
+        out["note"] = f"gdpo {command} is not part of this installation"
+        return []
+    if "timescaledb" in backends and not tsdb.dsn:
+        out["backends"]["timescaledb"] = {"note": tsdb.reason}
+    return [b for b in backends if b != "timescaledb" or tsdb.dsn]
+
+
 def write_config(path: Path, data_storage: dict[str, Any]) -> Path:
     """A config file holding only a ``data_storage`` section."""
     import yaml
@@ -384,27 +403,19 @@ async def run_migrations(tree: Path, tmp: Path, tsdb: Timescale, backends: list[
     """``gdpo migrate`` of the legacy tree into a fresh store of each backend."""
     parse_s, files = bare_parse_seconds(tree)
     out: dict[str, Any] = {"files": files, "bare_parse_seconds": parse_s, "backends": {}}
-    if not has_command("migrate"):
-        out["note"] = "gdpo migrate is not part of this installation"
-        return out
-    for backend in backends:
-        if backend == "timescaledb" and not tsdb.dsn:
-            out["backends"][backend] = {"note": tsdb.reason}
-            continue
+    for backend in measurable(out, "migrate", backends, tsdb):
         async with backend_location(backend, tmp, "migrate", tsdb) as config:
             report = tmp / f"migrate-{backend}.json"
             argv = [*gdpo_command(), "migrate", "--from", f"json_legacy:{tree}",
                     "--to", migration_target(backend, config), "--report", str(report)]
             run = await asyncio.to_thread(run_child, argv, child_env(), 600, tmp)
-            entry: dict[str, Any] = {"seconds": run.seconds, "max_rss_mb": run.max_rss_mb,
-                                     "returncode": run.returncode, "ratio_to_bare_parse": run.seconds / parse_s}
+            entry = child_result(run)
+            entry["ratio_to_bare_parse"] = run.seconds / parse_s
             if report.exists():
                 data = json.loads(report.read_text())
                 per_kind = data.get("per_kind", {})
                 entry["written"] = {k: v.get("written") for k, v in per_kind.items() if v.get("written")}
                 entry["checksums_match"] = data.get("checksums_match")
-            if run.returncode not in (0,):
-                entry["note"] = f"exit {run.returncode}: " + run.output.strip().splitlines()[-1][:200] if run.output.strip() else f"exit {run.returncode}"
             out["backends"][backend] = entry
     return out
 
@@ -424,13 +435,7 @@ async def run_simulated_days(tmp: Path, tsdb: Timescale, backends: list[str], sp
                              duration: str, timeout_s: float) -> dict[str, Any]:
     """``gdpo run --simulate`` per backend: wall time, peak RSS, records stored."""
     out: dict[str, Any] = {"speed": speed, "duration": duration, "backends": {}}
-    if not has_command("run"):
-        out["note"] = "gdpo run is not part of this installation"
-        return out
-    for backend in backends:
-        if backend == "timescaledb" and not tsdb.dsn:
-            out["backends"][backend] = {"note": tsdb.reason}
-            continue
+    for backend in measurable(out, "run", backends, tsdb):
         if backend == "json_legacy":
             config = {"backend": "json_legacy", "json_legacy": {"directory": str(tmp / "sim-json" / "out")}}
             location = _nullcontext(config)
@@ -441,10 +446,7 @@ async def run_simulated_days(tmp: Path, tsdb: Timescale, backends: list[str], sp
             argv = [*gdpo_command(), "run", "--config", str(cfg), "--simulate", "--speed", str(speed),
                     "--duration", duration]
             run = await asyncio.to_thread(run_child, argv, child_env(), timeout_s, tmp)
-            entry: dict[str, Any] = {"seconds": run.seconds, "max_rss_mb": run.max_rss_mb, "returncode": run.returncode}
-            if run.returncode != 0:
-                tail = run.output.strip().splitlines()
-                entry["note"] = f"exit {run.returncode}: {tail[-1][:200] if tail else ''}"
+            entry = child_result(run)
             try:
                 entry["stored"] = await count_records(config)
             except Exception as exc:  # what was stored is extra information, not the measurement
@@ -494,6 +496,25 @@ def ratio(x: float) -> str:
     return f"{x:,.1f}" if x >= 1 else f"{x:.2g}"
 
 
+def child_table(section: dict[str, Any], backends, header: list[str],
+                cells: Callable[[dict[str, Any], str], list[str]]) -> list[str]:
+    """Markdown rows of subprocess measurements, one per backend, "not measured" with the reason."""
+    blanks = " |" * (len(header) - 2)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    if section.get("note"):
+        lines.append(f"| all | not measured: {section['note']} |{blanks}")
+    for b in backends:
+        e = section.get("backends", {}).get(b)
+        if not e:
+            continue
+        if e.get("seconds") is None:
+            lines.append(f"| {LABELS[b]} | not measured: {e.get('note', '')} |{blanks}")
+            continue
+        status = "" if e.get("returncode") == 0 else f" ({e.get('note', '')})"
+        lines.append("| " + " | ".join([LABELS[b], *cells(e, status)]) + " |")
+    return lines
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The benchmark as Markdown tables with their context."""
     m = result["machine"]
@@ -526,41 +547,18 @@ def markdown(result: dict[str, Any]) -> str:
         if note:
             lines.append(f"\n{LABELS[b]}: {note}")
     mig = result["migration"]
-    lines += ["", f"30-day migration (`gdpo migrate` of the tree above: {mig.get('files', 0)} files; "
+    lines += ["", f"{p['days']}-day migration (`gdpo migrate` of the tree above: {mig.get('files', 0)} files; "
               f"bare `json.load` of every file: {fmt_ms(mig.get('bare_parse_seconds', 0))}):", ""]
-    lines.append("| target | time | × bare parse | peak RSS | records written |")
-    lines.append("|---|---|---|---|---|")
-    if mig.get("note"):
-        lines.append(f"| all | not measured: {mig['note']} | | | |")
-    for b in ("sqlite", "timescaledb"):
-        e = mig.get("backends", {}).get(b)
-        if not e:
-            continue
-        if e.get("seconds") is None:
-            lines.append(f"| {LABELS[b]} | not measured: {e.get('note', '')} | | | |")
-            continue
-        written = sum((e.get("written") or {}).values())
-        status = "" if e.get("returncode") == 0 else f" ({e.get('note', '')})"
-        lines.append(f"| {LABELS[b]} | {e['seconds']:.2f} s{status} | {e['ratio_to_bare_parse']:.1f} | "
-                     f"{e['max_rss_mb']:.0f} MB | {written} |")
+    lines += child_table(mig, ("sqlite", "timescaledb"), ["target", "time", "× bare parse", "peak RSS", "records written"],
+                         lambda e, status: [f"{e['seconds']:.2f} s{status}", f"{e['ratio_to_bare_parse']:.1f}",
+                                            f"{e['max_rss_mb']:.0f} MB", str(sum((e.get("written") or {}).values()))])
     sim = result["simulated_day"]
     lines += ["", f"Peak RSS of `gdpo run --simulate --speed {sim['speed']} --duration {sim['duration']}` "
               f"(one simulated day, the whole process):", ""]
-    lines.append("| backend | peak RSS | wall time | energy samples / decisions stored |")
-    lines.append("|---|---|---|---|")
-    if sim.get("note"):
-        lines.append(f"| all | not measured: {sim['note']} | | |")
-    for b in BACKENDS:
-        e = sim.get("backends", {}).get(b)
-        if not e:
-            continue
-        if e.get("seconds") is None:
-            lines.append(f"| {LABELS[b]} | not measured: {e.get('note', '')} | | |")
-            continue
-        stored = e.get("stored") or {}
-        status = "" if e.get("returncode") == 0 else f" ({e.get('note', '')})"
-        lines.append(f"| {LABELS[b]} | {e['max_rss_mb']:.0f} MB{status} | {e['seconds']:.1f} s | "
-                     f"{stored.get('energy_data', '?')} / {stored.get('coordinator_decisions', '?')} |")
+    lines += child_table(sim, BACKENDS, ["backend", "peak RSS", "wall time", "energy samples / decisions stored"],
+                         lambda e, status: [f"{e['max_rss_mb']:.0f} MB{status}", f"{e['seconds']:.1f} s",
+                                            "{} / {}".format((e.get("stored") or {}).get("energy_data", "?"),
+                                                             (e.get("stored") or {}).get("coordinator_decisions", "?"))])
     lines.append("")
     return "\n".join(lines)
 
