@@ -643,8 +643,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sim-timeout", type=float, default=240, help="seconds before a simulated run is killed")
     ap.add_argument("--skip-migration", action="store_true")
     ap.add_argument("--skip-rss", action="store_true")
+    ap.add_argument("--render", type=Path, metavar="FILE",
+                    help="measure nothing: print the table of a result saved earlier with --json")
     args = ap.parse_args(argv)
-    result = asyncio.run(run(args))
+    result = json.loads(args.render.read_text()) if args.render else asyncio.run(run(args))
     text = json.dumps(result, indent=2, default=str) if args.json else markdown(result)
     print(text)
     if args.out:

@@ -40,3 +40,15 @@ def test_run_all_markdown_names_what_was_not_measured(tmp_path):
     assert "| operation | legacy JSON files | SQLite | TimescaleDB |" in table
     assert "not measured" in table
     assert "Measured " in table and "cores" in table
+
+
+def test_run_all_renders_a_saved_result(tmp_path):
+    saved = tmp_path / "result.json"
+    first = subprocess.run([sys.executable, str(REPO / "benchmarks/run_all.py"), "--json", "--days", "1",
+                            "--backends", "json_legacy", "--skip-migration", "--skip-rss", "--out", str(saved)],
+                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    again = subprocess.run([sys.executable, str(REPO / "benchmarks/run_all.py"), "--render", str(saved)],
+                           capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "| write 96 decisions, one per write |" in again.stdout
