@@ -262,4 +262,7 @@ if [ "$USE_SYSTEMD" = 1 ]; then
   fi
 fi
 
-say "done: $APP_DIR (check it with: GDPO_CONFIG=$CONFIG_FILE $VENV/bin/gdpo health)"
+run_as=""
+[ "$OWN_USER" = 1 ] && run_as="sudo -u $SERVICE_USER "
+# As the service user: run as root, gdpo could leave root-owned database files (-wal, -shm) behind.
+say "done: $APP_DIR (check it with: ${run_as}GDPO_CONFIG=$CONFIG_FILE $VENV/bin/gdpo health)"
