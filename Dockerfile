@@ -16,6 +16,11 @@ ARG GDPO_EXTRAS=timescaledb
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
+# A compiler for drivers without a wheel for the platform (asyncpg on 32-bit ARM); it stays in
+# this stage, the runtime image has none.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY core ./core
