@@ -559,6 +559,11 @@ def markdown(result: dict[str, Any]) -> str:
                          lambda e, status: [f"{e['max_rss_mb']:.0f} MB{status}", f"{e['seconds']:.1f} s",
                                             "{} / {}".format((e.get("stored") or {}).get("energy_data", "?"),
                                                              (e.get("stored") or {}).get("coordinator_decisions", "?"))])
+    if sim.get("backends"):
+        minute_ms = 60_000 / float(sim["speed"])
+        lines.append(f"\nAt --speed {sim['speed']} a simulated minute lasts {minute_ms:.0f} ms of real time; a day has "
+                     "1,440 one-minute readings and 96 decisions. A backend that stores fewer could not keep up "
+                     "with the sped-up clock (missed readings are skipped, not queued).")
     lines.append("")
     return "\n".join(lines)
 
