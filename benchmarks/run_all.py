@@ -563,7 +563,7 @@ def markdown(result: dict[str, Any]) -> str:
         minute_ms = 60_000 / float(sim["speed"])
         lines.append(f"\nAt --speed {sim['speed']} a simulated minute lasts {minute_ms:.0f} ms of real time; a day has "
                      "1,440 one-minute readings and 96 decisions. A backend that stores fewer could not keep up "
-                     "with the sped-up clock (missed readings are skipped, not queued).")
+                     "with the sped-up clock.")
     lines.append("")
     return "\n".join(lines)
 
