@@ -24,9 +24,10 @@ def compose() -> dict:
 
 @pytest.fixture(scope="session")
 def installation(tmp_path_factory) -> Installation:
-    """One real installation (virtualenv from this checkout, config, db init, unit) per session."""
+    """One real installation (virtualenv from this checkout with the timescaledb extra, config,
+    db init, unit) per session."""
     prefix = tmp_path_factory.mktemp("install-root")
-    proc = run_install(prefix)
+    proc = run_install(prefix, "--extras", "timescaledb")
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"install.sh failed ({proc.returncode}):\n{output[-4000:]}"
     return Installation(prefix=prefix, app_dir=prefix / APP_DIR.lstrip("/"), output=output)

@@ -64,11 +64,12 @@ def test_installed_gdpo_reports_healthy(installation):
     assert proc.returncode == 0, f"gdpo health failed:\n{proc.stdout}\n{proc.stderr}"
 
 
-def test_installed_gdpo_lists_sqlite_available(installation):
+@pytest.mark.parametrize("backend", ["sqlite", "timescaledb"])
+def test_installed_gdpo_has_the_backend_of_the_chosen_extras(installation, backend):
     proc = installation.gdpo("backends")
     assert proc.returncode == 0, proc.stderr
-    line = next(line for line in proc.stdout.splitlines() if line.startswith("sqlite "))
-    assert "available" in line and "UNAVAILABLE" not in line
+    line = next(line for line in proc.stdout.splitlines() if line.startswith(f"{backend} "))
+    assert "available" in line and "UNAVAILABLE" not in line, line
 
 
 def test_installed_package_does_not_depend_on_the_checkout(installation):
