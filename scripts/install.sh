@@ -80,6 +80,7 @@ done
 
 [ "$PURGE" = 0 ] || [ "$UNINSTALL" = 1 ] || die "--purge-data only goes with --uninstall"
 case "$SERVICE_USER" in ''|*[!a-z0-9_-]*) die "--user '$SERVICE_USER': use lower-case letters, digits, _ and -" ;; esac
+case "$BACKEND" in *[!a-z0-9_]*) die "--backend '$BACKEND': a backend name such as sqlite, timescaledb or hybrid" ;; esac
 case "$EXTRAS" in *[!a-z0-9_,-]*) die "--extras '$EXTRAS': a comma-separated list of extras such as timescaledb" ;; esac
 
 if [ -n "$PREFIX" ]; then
