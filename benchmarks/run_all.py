@@ -13,8 +13,9 @@ What it measures, all in one run on this machine:
    of 1-minute inverter samples. Reads are the median of several runs, warm page cache.
 2. A 30-day migration: ``gdpo migrate`` of the tree written in step 1 into each database,
    against the time to merely ``json.load`` every file of it; peak RSS of the migration.
-3. The peak RSS (``ru_maxrss`` of the child process) of ``gdpo run --simulate`` for a simulated
-   day (sped up, see ``--sim-speed``) per backend.
+3. The peak RSS (VmHWM of the child process) of ``gdpo run --simulate`` for a simulated day
+   (sped up, see ``--sim-speed``) per backend. Every run stays on loopback: the price API is
+   pointed at a closed local port, so the coordinator uses its sample prices.
 
 TimescaleDB is measured when ``TIMESCALEDB_TEST_DSN`` names a server, or when
 ``scripts/dev/timescaledb-local.sh`` can start the local throwaway one (stopped again afterwards
@@ -309,30 +310,48 @@ class ChildRun:
     output: str
 
 
+def peak_rss_kib(pid: int) -> int:
+    """The process's own resident-memory high-water mark (VmHWM, KiB), 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def run_child(argv: list[str], env: dict[str, str], timeout_s: float, cwd: Path) -> ChildRun:
-    """Run ``argv`` and read its own peak RSS from ``wait4`` (ru_maxrss, KiB on Linux)."""
+    """Run ``argv`` and follow its peak RSS.
+
+    The peak is VmHWM from /proc/<pid>/status, read every 20 ms until the process exits (the
+    high-water mark only grows, so the last reading is the peak up to then). ``ru_maxrss`` from
+    ``wait4`` is not used: Linux carries the forking parent's RSS into the child's value."""
     log = tempfile.TemporaryFile(mode="w+")
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd, text=True)
     deadline = t0 + timeout_s
-    status, usage = 0, None
+    peak_kib, status, killed = 0, 0, False
     while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        peak_kib = max(peak_kib, peak_rss_kib(proc.pid))
+        pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
         if time.perf_counter() > deadline:
             proc.kill()
-            _, status, usage = os.wait4(proc.pid, 0)
+            killed = True
+            _, status, _ = os.wait4(proc.pid, 0)
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
     seconds = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     log.seek(0)
     output = log.read()[-3000:]
     log.close()
-    if time.perf_counter() > deadline and proc.returncode < 0:
+    if killed:
         output += f"\n(killed after {timeout_s:.0f} s)"
-    return ChildRun(proc.returncode, seconds, usage.ru_maxrss / 1024, output)
+    return ChildRun(proc.returncode, seconds, peak_kib / 1024, output)
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -368,11 +387,21 @@ def measurable(out: dict[str, Any], command: str, backends: list[str], tsdb: Tim
     return [b for b in backends if b != "timescaledb" or tsdb.dsn]
 
 
+def offline_sections() -> dict[str, Any]:
+    """Config sections that keep a simulated run on loopback: PSE's price API pointed at a closed
+    local port, so the coordinator falls back to its sample prices at once."""
+    from gdpo.config import section_schemas
+
+    if "pse_base_url" in (section_schemas().get("prices") or {}):
+        return {"prices": {"pse_base_url": "http://127.0.0.1:9/api", "retries": 0}}
+    return {}
+
+
 def write_config(path: Path, data_storage: dict[str, Any]) -> Path:
-    """A config file holding only a ``data_storage`` section."""
+    """A config file: a ``data_storage`` section, and what keeps the run on loopback."""
     import yaml
 
-    path.write_text(yaml.safe_dump({"data_storage": data_storage}))
+    path.write_text(yaml.safe_dump({"data_storage": data_storage, **offline_sections()}))
     return path
 
 

@@ -193,8 +193,13 @@ def test_compose_services_do_not_run_privileged(compose):
 
 
 def _gdpo_env(tmp_path: Path, db: Path) -> dict[str, str]:
+    from gdpo.config import section_schemas
+
+    settings = {"data_storage": {"backend": "sqlite", "sqlite": {"path": str(db)}}}
+    if "prices" in section_schemas():  # loopback only: PSE's API at a closed local port, sample prices
+        settings["prices"] = {"pse_base_url": "http://127.0.0.1:9/api", "retries": 0}
     config = tmp_path / "gdpo.yaml"
-    config.write_text(yaml.safe_dump({"data_storage": {"backend": "sqlite", "sqlite": {"path": str(db)}}}))
+    config.write_text(yaml.safe_dump(settings))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_PATH", "GDPO_STORAGE_BACKEND")}
     env.update(GDPO_CONFIG=str(config), PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}")
     return env
