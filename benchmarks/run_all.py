@@ -583,7 +583,7 @@ def markdown(result: dict[str, Any]) -> str:
                                             f"{e['max_rss_mb']:.0f} MB", str(sum((e.get("written") or {}).values()))])
     sim = result["simulated_day"]
     lines += ["", f"Peak RSS of `gdpo run --simulate --speed {sim['speed']} --duration {sim['duration']}` "
-              f"(one simulated day, the whole process):", ""]
+              f"({sim['duration']} of simulated time, the whole process):", ""]
     lines += child_table(sim, BACKENDS, ["backend", "peak RSS", "wall time", "energy samples / decisions stored"],
                          lambda e, status: [f"{e['max_rss_mb']:.0f} MB{status}", f"{e['seconds']:.1f} s",
                                             "{} / {}".format((e.get("stored") or {}).get("energy_data", "?"),
