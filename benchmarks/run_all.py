@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import legacy_json  # noqa: E402  (the benchmarks directory is not a package)
 
+from gdpo.config import mask_secrets  # noqa: E402
 from gdpo.storage import UTC, CoordinatorDecision, open_storage  # noqa: E402
 from gdpo.storage.testkit.samples import UNICODE_TEXT, energy_series  # noqa: E402
 
@@ -377,14 +378,21 @@ def child_result(run: ChildRun) -> dict[str, Any]:
     return entry
 
 
-def measurable(out: dict[str, Any], command: str, backends: list[str], tsdb: Timescale) -> list[str]:
-    """The backends a ``gdpo <command>`` measurement can run on; the others get their reason in ``out``."""
+async def each_backend(out: dict[str, Any], command: str, backends: list[str], tsdb: Timescale,
+                       measure: Callable[[str], Any]) -> None:
+    """Run ``measure(backend)`` for each backend ``gdpo <command>`` can be measured on, into
+    ``out["backends"]``; a backend that cannot be measured gets its reason instead."""
     if not has_command(command):
         out["note"] = f"gdpo {command} is not part of this installation"
-        return []
-    if "timescaledb" in backends and not tsdb.dsn:
-        out["backends"]["timescaledb"] = {"note": tsdb.reason}
-    return [b for b in backends if b != "timescaledb" or tsdb.dsn]
+        return
+    for backend in backends:
+        if backend == "timescaledb" and not tsdb.dsn:
+            out["backends"][backend] = {"note": tsdb.reason}
+            continue
+        try:
+            out["backends"][backend] = await measure(backend)
+        except Exception as exc:  # one backend failing does not stop the others
+            out["backends"][backend] = {"note": f"{type(exc).__name__}: {mask_secrets(str(exc))[:300]}"}
 
 
 def offline_sections() -> dict[str, Any]:
@@ -432,7 +440,7 @@ async def run_migrations(tree: Path, tmp: Path, tsdb: Timescale, backends: list[
     """``gdpo migrate`` of the legacy tree into a fresh store of each backend."""
     parse_s, files = bare_parse_seconds(tree)
     out: dict[str, Any] = {"files": files, "bare_parse_seconds": parse_s, "backends": {}}
-    for backend in measurable(out, "migrate", backends, tsdb):
+    async def one(backend: str) -> dict[str, Any]:
         async with backend_location(backend, tmp, "migrate", tsdb) as config:
             report = tmp / f"migrate-{backend}.json"
             argv = [*gdpo_command(), "migrate", "--from", f"json_legacy:{tree}",
@@ -445,7 +453,9 @@ async def run_migrations(tree: Path, tmp: Path, tsdb: Timescale, backends: list[
                 per_kind = data.get("per_kind", {})
                 entry["written"] = {k: v.get("written") for k, v in per_kind.items() if v.get("written")}
                 entry["checksums_match"] = data.get("checksums_match")
-            out["backends"][backend] = entry
+            return entry
+
+    await each_backend(out, "migrate", backends, tsdb, one)
     return out
 
 
@@ -464,10 +474,10 @@ async def run_simulated_days(tmp: Path, tsdb: Timescale, backends: list[str], sp
                              duration: str, timeout_s: float) -> dict[str, Any]:
     """``gdpo run --simulate`` per backend: wall time, peak RSS, records stored."""
     out: dict[str, Any] = {"speed": speed, "duration": duration, "backends": {}}
-    for backend in measurable(out, "run", backends, tsdb):
+    async def one(backend: str) -> dict[str, Any]:
         if backend == "json_legacy":
-            config = {"backend": "json_legacy", "json_legacy": {"directory": str(tmp / "sim-json" / "out")}}
-            location = _nullcontext(config)
+            location = _nullcontext({"backend": "json_legacy",
+                                     "json_legacy": {"directory": str(tmp / "sim-json" / "out")}})
         else:
             location = backend_location(backend, tmp, "sim", tsdb)
         async with location as config:
@@ -479,8 +489,10 @@ async def run_simulated_days(tmp: Path, tsdb: Timescale, backends: list[str], sp
             try:
                 entry["stored"] = await count_records(config)
             except Exception as exc:  # what was stored is extra information, not the measurement
-                entry["stored_error"] = str(exc)[:200]
-            out["backends"][backend] = entry
+                entry["stored_error"] = mask_secrets(str(exc))[:200]
+            return entry
+
+    await each_backend(out, "run", backends, tsdb, one)
     return out
 
 
@@ -624,7 +636,7 @@ async def run(args) -> dict[str, Any]:
                 try:
                     await run_storage_io(backend, tmp, tsdb, decisions, samples, io)
                 except Exception as exc:
-                    result["notes"][backend] = f"not measured: {type(exc).__name__}: {str(exc)[:300]}"
+                    result["notes"][backend] = f"not measured: {type(exc).__name__}: {mask_secrets(str(exc))[:300]}"
             if tsdb.dsn and "timescaledb" in backends:
                 result["notes"].setdefault("timescaledb", "measured against " + describe_server(tsdb))
             result["io"] = {op: {b: c.as_json() for b, c in cells.items()} for op, cells in io.rows.items()}
