@@ -9,14 +9,19 @@ import sys
 from deploy_support import REPO
 
 
+def run_all(cwd, *args: str) -> str:
+    """Run benchmarks/run_all.py with ``args`` (no migration, no simulated day); its stdout."""
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks/run_all.py"), "--skip-migration", "--skip-rss",
+                           *args], capture_output=True, text=True, timeout=300, cwd=cwd)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
 def test_run_all_reads_back_the_records_it_wrote_as_json_files(tmp_path):
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks/run_all.py"), "--json", "--days", "2",
-                           "--backends", "json_legacy,sqlite", "--skip-migration", "--skip-rss", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    stdout = run_all(tmp_path, "--json", "--days", "2", "--backends", "json_legacy,sqlite", "--out", str(out))
     result = json.loads(out.read_text())
-    assert result == json.loads(proc.stdout)
+    assert result == json.loads(stdout)
     io = result["io"]
     assert set(io) == {"write_decisions", "write_samples", "read_day_decisions", "read_month_decisions",
                        "read_day_samples", "latest_sample"}
@@ -32,11 +37,7 @@ def test_run_all_reads_back_the_records_it_wrote_as_json_files(tmp_path):
 
 
 def test_run_all_markdown_names_what_was_not_measured(tmp_path):
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks/run_all.py"), "--days", "1",
-                           "--backends", "json_legacy", "--skip-migration", "--skip-rss"],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    table = proc.stdout
+    table = run_all(tmp_path, "--days", "1", "--backends", "json_legacy")
     assert "| operation | legacy JSON files | SQLite | TimescaleDB |" in table
     assert "not measured" in table
     assert "Measured " in table and "cores" in table
@@ -44,10 +45,7 @@ def test_run_all_markdown_names_what_was_not_measured(tmp_path):
 
 def test_run_all_renders_a_saved_result(tmp_path):
     saved = tmp_path / "result.json"
-    first = subprocess.run([sys.executable, str(REPO / "benchmarks/run_all.py"), "--json", "--days", "1",
-                            "--backends", "json_legacy", "--skip-migration", "--skip-rss", "--out", str(saved)],
-                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert first.returncode == 0, first.stderr[-3000:]
+    run_all(tmp_path, "--json", "--days", "1", "--backends", "json_legacy", "--out", str(saved))
     again = subprocess.run([sys.executable, str(REPO / "benchmarks/run_all.py"), "--render", str(saved)],
                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
