@@ -12,6 +12,12 @@ def sqlite_config(path, **options) -> dict:
     return {"backend": "sqlite", "sqlite": {"path": str(path), **options}}
 
 
+@pytest.fixture(name="sqlite_config")
+def sqlite_config_fixture():
+    """The :func:`sqlite_config` helper, for test modules."""
+    return sqlite_config
+
+
 @pytest.fixture
 def db_path(tmp_path):
     """Where the test's database file lives (its directory does not exist yet)."""

@@ -32,17 +32,13 @@ def _scan_orders(kind: str) -> list[str]:
     key_desc = ", ".join(f"{c} DESC" for c in t.key)
     order = ", ".join(t.order_columns)
     order_desc = ", ".join(f"{c} DESC" for c in t.order_columns)
-    return ["", f" ORDER BY {key}", f" ORDER BY {key_desc}", f" ORDER BY {order}", f" ORDER BY {order_desc}"]
+    paths = ["", f" ORDER BY {key}", f" ORDER BY {key_desc}", f" ORDER BY {order}", f" ORDER BY {order_desc}"]
+    return list(dict.fromkeys(paths))
 
 
 def _rows_along(conn: sqlite3.Connection, sql: str, problems: list[str]) -> Iterator[tuple]:
     try:
-        cursor = conn.execute(sql)
-        while True:
-            batch = cursor.fetchmany(1000)
-            if not batch:
-                return
-            yield from batch
+        yield from conn.execute(sql)  # row by row: a failing step loses no row read before it
     except sqlite3.Error as exc:
         problems.append(f"{sql.split(' FROM ')[-1]}: stopped at an unreadable page ({exc})")
 
