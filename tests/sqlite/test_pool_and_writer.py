@@ -166,9 +166,9 @@ async def test_vacuum_never_starts_while_writes_are_queued(open_sqlite):
         original = writer.transaction
 
         async def slow_transaction(work, doing):
-            async def slow(conn):
-                await asyncio.sleep(0.05)
-                return await work(conn)
+            def slow(conn):  # runs in the writer thread
+                time.sleep(0.05)
+                return work(conn)
             result = await original(slow, doing)
             order.append("write")
             return result

@@ -40,6 +40,10 @@ DELETE_CHUNK_ROWS = 2000
 OPTIMIZE_AFTER_ROWS = 50_000
 
 
+def _optimize(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA optimize")
+
+
 def _option(options: dict[str, Any], *keys: str) -> Any:
     value: Any = options
     default: Any = OPTIONS
@@ -120,7 +124,7 @@ class SQLiteBackend:
             await pool.close()
         if writer is not None:
             try:
-                await writer.exclusive(lambda conn: conn.execute("PRAGMA optimize"), "optimizing on close")
+                await writer.exclusive(_optimize, "optimizing on close")
             except StorageError:
                 pass  # statistics are a nicety; closing must go on
             finally:
@@ -160,17 +164,16 @@ class SQLiteBackend:
             return WriteResult(kind, 0, 0)
         writer, _ = self._require_open()
         encode = self._encoders[kind]
-        rows = [encode(r) for r in records]  # a bad payload fails here, before the transaction
         sql = table_sql(kind).upsert
 
-        async def work(conn):
-            await conn.executemany(sql, rows)
+        def work(conn):  # in the writer thread; a bad payload raises inside and rolls back
+            conn.executemany(sql, map(encode, records))
 
-        await writer.transaction(work, f"writing {len(rows)} {kind} records")
-        writer.rows_changed_since_optimize += len(rows)
+        await writer.transaction(work, f"writing {len(records)} {kind} records")
+        writer.rows_changed_since_optimize += len(records)
         if writer.rows_changed_since_optimize >= OPTIMIZE_AFTER_ROWS:
             await self._optimize()
-        return WriteResult(kind, len(rows), None)
+        return WriteResult(kind, len(records), None)
 
     async def read_range(self, kind: str, start: Any, end: Any, *, limit: int | None = None,
                          descending: bool = False) -> list[Record]:
@@ -210,9 +213,8 @@ class SQLiteBackend:
         value = bound_to_column(kind, cutoff)
         total = 0
 
-        async def chunk(conn):
-            cursor = await conn.execute(sql, (value, value, DELETE_CHUNK_ROWS))
-            return cursor.rowcount
+        def chunk(conn):
+            return conn.execute(sql, (value, value, DELETE_CHUNK_ROWS)).rowcount
 
         while True:
             n = await writer.transaction(chunk, f"deleting {kind} older than {cutoff}")
@@ -247,13 +249,11 @@ class SQLiteBackend:
         before = (await asyncio.to_thread(file_sizes, self.path))
         done: dict[str, Any] = {"optimize": True, "analyze": False, "vacuum": False}
 
-        async def analyze_if_needed(conn):
-            has_stats = await conn.execute_fetchall(
-                "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")
-            if not has_stats:
-                await conn.execute("ANALYZE")
+        def analyze_if_needed(conn):
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchall():
+                conn.execute("ANALYZE")
                 done["analyze"] = True
-            await conn.execute("PRAGMA optimize")
+            conn.execute("PRAGMA optimize")
 
         await writer.exclusive(analyze_if_needed, "updating query statistics")
         writer.rows_changed_since_optimize = 0
@@ -261,7 +261,7 @@ class SQLiteBackend:
             await writer.exclusive(lambda conn: conn.execute("VACUUM"), "VACUUM", require_idle=True)
             done["vacuum"] = True
         checkpoint = await writer.exclusive(
-            lambda conn: conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)"), "checkpointing the WAL")
+            lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall(), "checkpointing the WAL")
         after = await asyncio.to_thread(file_sizes, self.path)
         done.update({"checkpoint": list(checkpoint[0]) if checkpoint else None,
                      "bytes_before": before["file_bytes"] + before["wal_bytes"],
@@ -270,7 +270,7 @@ class SQLiteBackend:
 
     async def _optimize(self) -> None:
         writer, _ = self._require_open()
-        await writer.exclusive(lambda conn: conn.execute("PRAGMA optimize"), "optimizing statistics")
+        await writer.exclusive(_optimize, "optimizing statistics")
         writer.rows_changed_since_optimize = 0
 
     # -- optional operations used by `gdpo db` ------------------------------------------
