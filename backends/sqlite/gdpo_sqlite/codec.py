@@ -67,8 +67,10 @@ def _tuple_expression(spec, convert: dict[str, str], guard_all: bool) -> str:
             parts.append(f"r[{i}]")
             continue
         call = template.format(v=f"r[{i}]", kind=repr(spec.name), field=repr(f.name))
-        if f.type == "json" and f.name == "payload" and not guard_all:
-            parts.append(f"('{{}}' if not r[{i}] else {call})")  # records always carry a payload dict
+        if f.type == "json" and f.name == "payload":  # never NULL: records always carry a payload
+            empty = "not r[{i}]" if not guard_all else "r[{i}] == '{{}}'"
+            fresh = "'{}'" if not guard_all else "{}"
+            parts.append(f"({fresh} if {empty.format(i=i)} else {call})")
         elif guard_all or not f.required:
             parts.append(f"(None if r[{i}] is None else {call})")
         else:
