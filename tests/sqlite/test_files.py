@@ -68,16 +68,21 @@ async def test_one_timestamp_format_integer_microseconds_and_json_payload(open_s
                            "str": "TEXT", "json": "TEXT"}[field.type], (kind, name)
 
 
-async def test_foreign_text_file_refuses_and_is_left_untouched(open_sqlite, db_path):
-    db_path.parent.mkdir()
-    db_path.write_text("this is somebody's notes, not a database\n" * 100)
+async def _refused(open_sqlite, db_path) -> str:
+    """Opening fails with StorageCorruptError naming the file; the file is left byte for byte."""
     before = _digest(db_path)
     with pytest.raises(StorageCorruptError) as err:
         async with open_sqlite():
             pass
-    message = str(err.value)
-    assert str(db_path) in message and "gdpo db recover" in message and "not an SQLite database" in message
-    assert _digest(db_path) == before
+    assert str(db_path) in str(err.value) and db_path.exists() and _digest(db_path) == before
+    return str(err.value)
+
+
+async def test_foreign_text_file_refuses_and_is_left_untouched(open_sqlite, db_path):
+    db_path.parent.mkdir()
+    db_path.write_text("this is somebody's notes, not a database\n" * 100)
+    message = await _refused(open_sqlite, db_path)
+    assert "gdpo db recover" in message and "not an SQLite database" in message
     assert sorted(p.name for p in db_path.parent.iterdir()) == [db_path.name]
 
 
@@ -87,12 +92,7 @@ async def test_sqlite_file_of_another_application_refuses(open_sqlite, db_path):
     conn.execute("CREATE TABLE contacts (name TEXT)")
     conn.commit()
     conn.close()
-    before = _digest(db_path)
-    with pytest.raises(StorageCorruptError, match="another application") as err:
-        async with open_sqlite():
-            pass
-    assert str(db_path) in str(err.value)
-    assert _digest(db_path) == before
+    assert "another application" in await _refused(open_sqlite, db_path)
 
 
 async def _populated(open_sqlite, n=3000):
@@ -127,13 +127,8 @@ async def test_corrupt_pages_refuse_to_start_naming_file_and_steps(open_sqlite, 
     await _populated(open_sqlite)
     leaves = _leaf_pages_of(db_path, "energy_data")
     _smash_page(db_path, leaves[-1])  # the newest rows: where a torn write after a power cut lands
-    before = _digest(db_path)
-    with pytest.raises(StorageCorruptError) as err:
-        async with open_sqlite():
-            pass
-    message = str(err.value)
-    assert str(db_path) in message and "corrupt" in message and "gdpo db recover" in message
-    assert _digest(db_path) == before and db_path.exists()
+    message = await _refused(open_sqlite, db_path)
+    assert "corrupt" in message and "gdpo db recover" in message
 
 
 async def test_recover_saves_readable_rows_and_counts_them(open_sqlite, db_path, tmp_path):
@@ -217,29 +212,18 @@ def _in_private_mount(tmp_path, shell: str) -> subprocess.CompletedProcess:
     return proc
 
 
-def test_read_only_file_system_names_the_path(tmp_path):
+@pytest.mark.parametrize("shell, named, words", [
+    ("mount -t tmpfs -o ro,size=4m tmpfs MNT; PY MNT/data/gdpo.db 0", "MNT/data", "read-only"),
+    ("mount -t tmpfs -o size=4m tmpfs MNT; PY MNT/gdpo.db 10; mount -o remount,ro MNT; PY MNT/gdpo.db 10",
+     "MNT/gdpo.db", "read-only"),
+    ("mount -t tmpfs -o size=256k tmpfs MNT; PY MNT/gdpo.db 20000", "MNT/gdpo.db", "full"),
+], ids=["new-on-read-only-fs", "existing-on-read-only-fs", "full-fs"])
+def test_unusable_file_system_names_the_path(tmp_path, shell, named, words):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    proc = _in_private_mount(tmp_path, f"mount -t tmpfs -o ro,size=4m tmpfs {mnt}; PY {mnt}/data/gdpo.db 0 || echo rc=$?")
+    proc = _in_private_mount(tmp_path, shell.replace("MNT", str(mnt)) + " || echo rc=$?")
     assert "rc=3" in proc.stdout, proc.stderr
-    assert f"{mnt}/data" in proc.stdout and "read-only" in proc.stdout
-
-
-def test_existing_database_on_read_only_file_system_names_the_path(tmp_path):
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    proc = _in_private_mount(tmp_path, f"mount -t tmpfs -o size=4m tmpfs {mnt}; PY {mnt}/gdpo.db 10; "
-                                       f"mount -o remount,ro {mnt}; PY {mnt}/gdpo.db 10 || echo rc=$?")
-    assert "rc=3" in proc.stdout, proc.stderr
-    assert f"{mnt}/gdpo.db" in proc.stdout and "read-only" in proc.stdout
-
-
-def test_full_file_system_names_the_path(tmp_path):
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    proc = _in_private_mount(tmp_path, f"mount -t tmpfs -o size=256k tmpfs {mnt}; PY {mnt}/gdpo.db 20000 || echo rc=$?")
-    assert "rc=3" in proc.stdout, proc.stderr
-    assert f"{mnt}/gdpo.db" in proc.stdout and "full" in proc.stdout
+    assert named.replace("MNT", str(mnt)) in proc.stdout and words in proc.stdout
 
 
 def test_unwritable_directory_names_the_path(tmp_path):
