@@ -199,3 +199,17 @@ async def test_vacuum_never_starts_while_writes_are_queued(open_sqlite):
                 for h in hog:
                     h.cancel()
                 await asyncio.gather(*hog, return_exceptions=True)
+
+
+async def test_a_cancelled_waiter_passes_its_turn_on(open_sqlite):
+    async with open_sqlite(pool={"min": 1, "max": 1}) as storage:
+        pool = storage.backends["sqlite"]._pool
+        held = await pool.acquire()
+        first = asyncio.create_task(pool.acquire())
+        second = asyncio.create_task(pool.acquire())
+        await asyncio.sleep(0.01)
+        await pool.release(held)  # wakes `first` ...
+        first.cancel()  # ... which is cancelled before it runs
+        conn = await asyncio.wait_for(second, 2)
+        await pool.release(conn)
+        assert first.cancelled()

@@ -64,6 +64,10 @@ class ReaderPool:
             self._waiters.append(fut)
             try:
                 await fut
+            except asyncio.CancelledError:
+                if fut.done() and not fut.cancelled():
+                    self._wake()  # this waiter was woken for a connection: pass the turn on
+                raise
             finally:
                 if fut in self._waiters:
                     self._waiters.remove(fut)
