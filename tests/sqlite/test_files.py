@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from gdpo.storage import StorageConnectionError, StorageCorruptError, open_storage
+from gdpo.storage import StorageConnectionError, StorageCorruptError
 from gdpo.storage.records import KIND_NAMES, UTC
 from gdpo.storage.testkit import full_record
 

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from gdpo.storage import SchemaVersionError, StorageError, open_storage
+from gdpo.storage import SchemaVersionError, open_storage
 from gdpo.storage.testkit import full_record
 from gdpo.storage.records import KIND_NAMES
 from gdpo_sqlite.codec import make_row_encoder
@@ -140,6 +140,3 @@ def test_migration_sql_never_uses_insert_or_replace():
     for kind in KIND_NAMES:
         assert "ON CONFLICT" in table_sql(kind).upsert and "OR REPLACE" not in table_sql(kind).upsert
 
-
-async def test_storage_error_types_are_storage_errors():
-    assert issubclass(SchemaVersionError, StorageError)

@@ -26,10 +26,10 @@ from gdpo.storage import (
 
 from gdpo_sqlite import OPTIONS
 from gdpo_sqlite.codec import bound_to_column, make_row_decoder, make_row_encoder
-from gdpo_sqlite.connection import ConnectionSettings, connect_async, connect_sync
+from gdpo_sqlite.connection import ConnectionSettings, connect_async, connect_sync, run_in_connection_thread
 from gdpo_sqlite.files import check_gdpo_database, parse_mode, prepare_location
 from gdpo_sqlite.maintenance import backup_database, check_database, file_sizes
-from gdpo_sqlite.migrations import LATEST_VERSION, migrate, schema_version
+from gdpo_sqlite.migrations import LATEST_VERSION, migrate
 from gdpo_sqlite.pool import ReaderPool
 from gdpo_sqlite.queries import aggregate_params, aggregate_sql, needs_bucket_table, time_range_sql
 from gdpo_sqlite.schema import all_tables, table_sql
@@ -135,12 +135,18 @@ class SQLiteBackend:
             raise StorageError(f"{self.path}: the SQLite backend is not open")
         return self._writer, self._pool
 
-    async def _read(self, sql: str, params: Sequence[Any], doing: str) -> list[tuple]:
+    async def _read(self, sql: str, params: Sequence[Any], doing: str, decode: Any = None) -> list:
+        """Rows of a query on a pooled read connection; with ``decode``, the rows are turned
+        into records in the connection's thread (one hop, and the event loop stays free)."""
         _, pool = self._require_open()
+
+        def fetch(conn: sqlite3.Connection) -> list:
+            cursor = conn.execute(sql, params)
+            return list(map(decode, cursor)) if decode is not None else cursor.fetchall()
 
         async def once():
             async with pool.connection() as conn:
-                return await conn.execute_fetchall(sql, params)
+                return await run_in_connection_thread(conn, fetch)
 
         return await with_retry(once, str(self.path), doing)
 
@@ -181,14 +187,12 @@ class SQLiteBackend:
         t = table_sql(kind)
         sql = t.select_range_desc if descending else t.select_range
         params = (bound_to_column(kind, start), bound_to_column(kind, end), -1 if limit is None else limit)
-        rows = await self._read(sql, params, f"reading {kind}")
-        decode = self._decoders[kind]
-        return [decode(r) for r in rows]
+        return await self._read(sql, params, f"reading {kind}", self._decoders[kind])
 
     async def latest(self, kind: str) -> Record | None:
         """The record with the greatest (time, key)."""
-        rows = await self._read(table_sql(kind).latest, (), f"reading the latest {kind}")
-        return self._decoders[kind](rows[0]) if rows else None
+        rows = await self._read(table_sql(kind).latest, (), f"reading the latest {kind}", self._decoders[kind])
+        return rows[0] if rows else None
 
     async def aggregate(self, spec: AggregateSpec) -> list[dict[str, Any]]:
         """Buckets computed by SQL GROUP BY (see ``gdpo_sqlite.queries``)."""
