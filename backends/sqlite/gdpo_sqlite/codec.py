@@ -16,7 +16,6 @@ from gdpo.storage import StorageError, records
 
 UTC = records.UTC
 EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = _dt.timedelta(microseconds=1)
 _fromisodate = _dt.date.fromisoformat
 _timedelta = _dt.timedelta
 
@@ -56,30 +55,35 @@ def text_to_json(value: str) -> Any:
     return {} if value == "{}" else _loads(value)
 
 
-def _tuple_expression(spec, convert: dict[str, str], guard_all: bool) -> str:
-    """Python source of a tuple built from row ``r`` with every field spelled out (the
-    fastest form in CPython): unconverted fields as ``r[i]``, converted ones through the
-    named expression. Field names and types come from the record specs, never from input."""
+def _function_source(name: str, spec, convert: dict[str, str], guard_all: bool, wrap: str = "{}") -> str:
+    """Python source of ``name(r)``: unpack row ``r`` into locals, return the converted tuple.
+
+    Unpacking and naming every field is the fastest form in CPython (tuple subclasses
+    take the slow path of ``r[i]``). Names and types come from the record specs, never
+    from input.
+    """
+    names = [f"v{i}" for i in range(len(spec.fields))]
     parts: list[str] = []
-    for i, f in enumerate(spec.fields):
+    for v, f in zip(names, spec.fields):
         template = convert.get(f.type)
         if template is None:
-            parts.append(f"r[{i}]")
+            parts.append(v)
             continue
-        call = template.format(v=f"r[{i}]", kind=repr(spec.name), field=repr(f.name))
+        call = template.format(v=v, kind=repr(spec.name), field=repr(f.name))
         if f.type == "json" and f.name == "payload":  # never NULL: records always carry a payload
-            empty = "not r[{i}]" if not guard_all else "r[{i}] == '{{}}'"
-            fresh = "'{}'" if not guard_all else "{}"
-            parts.append(f"({fresh} if {empty.format(i=i)} else {call})")
+            parts.append(f"({{}} if {v} == '{{}}' else {call})" if guard_all else f"('{{}}' if not {v} else {call})")
         elif guard_all or not f.required:
-            parts.append(f"(None if r[{i}] is None else {call})")
+            parts.append(f"(None if {v} is None else {call})")
         else:
             parts.append(call)
-    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+    unpack = ", ".join(names) + ("," if len(names) == 1 else "")
+    result = "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+    return f"def {name}(r):\n    {unpack} = r\n    return {wrap.format(result)}\n"
 
 
-_ENCODE = {"datetime": "({v} - _EPOCH) // _ONE_US", "date": "{v}.isoformat()",
-           "json": "_json({v}, {kind}, {field})", "bool": "int({v})"}
+# datetime → µs without timedelta // timedelta (which goes through slow big-int division)
+_ENCODE = {"datetime": "((_x := {v} - _EPOCH).days * 86400 + _x.seconds) * 1000000 + _x.microseconds",
+           "date": "{v}.isoformat()", "json": "_json({v}, {kind}, {field})", "bool": "int({v})"}
 _DECODE = {"datetime": "_EPOCH + _td(0, 0, {v})", "date": "_date({v})", "json": "_json({v})", "bool": "bool({v})"}
 
 
@@ -90,19 +94,17 @@ def make_row_encoder(kind: str) -> Callable[[records.Record], tuple]:
     (this is the hot path of ingest).
     """
     spec = records.record_class(kind).SPEC
-    expr = _tuple_expression(spec, _ENCODE, False)
-    namespace = {"_EPOCH": EPOCH, "_ONE_US": _ONE_US, "_json": json_to_text}
-    exec(f"def encode(r):\n    return {expr}\n", namespace)  # noqa: S102  (source built from specs only)
+    namespace = {"_EPOCH": EPOCH, "_json": json_to_text}
+    exec(_function_source("encode", spec, _ENCODE, False), namespace)  # noqa: S102  (source built from specs)
     return namespace["encode"]
 
 
 def make_row_decoder(kind: str) -> Callable[[tuple], records.Record]:
     """A function turning a row of column values (FIELDS order) into a record, without validation."""
     cls = records.record_class(kind)
-    expr = _tuple_expression(cls.SPEC, _DECODE, True)
     namespace = {"_EPOCH": EPOCH, "_td": _timedelta, "_date": _fromisodate, "_json": text_to_json,
                  "_new": tuple.__new__, "_cls": cls}
-    exec(f"def decode(r):\n    return _new(_cls, {expr})\n", namespace)  # noqa: S102
+    exec(_function_source("decode", cls.SPEC, _DECODE, True, "_new(_cls, {})"), namespace)  # noqa: S102
     return namespace["decode"]
 
 
