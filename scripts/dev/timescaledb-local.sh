@@ -77,7 +77,7 @@ dsn() {
 }
 
 psql_admin() {
-  "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$(current_port)" -U "$DB_USER" "$@"
+  PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$(current_port)" -U "$DB_USER" "$@"
 }
 
 check_extension_installed() {
