@@ -74,6 +74,10 @@ def test_databases(tsdb_server: TestServer, plain_password: str):
             if await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", PASSWORD_GROUP):
                 await conn.execute(f'GRANT "{PASSWORD_GROUP}" TO "{PLAIN_ROLE}"')
             await conn.execute(f'CREATE DATABASE "{PLAIN_DATABASE}" OWNER "{PLAIN_ROLE}"')
+            # timescaledb is a trusted extension: a role with CREATE on the database could make
+            # it. Without that privilege (as on many managed servers) the backend has to run on
+            # plain tables, in a schema made for it.
+            await conn.execute(f'REVOKE CREATE ON DATABASE "{PLAIN_DATABASE}" FROM PUBLIC, "{PLAIN_ROLE}"')
         finally:
             await conn.close()
 
@@ -93,8 +97,19 @@ def plain_password_file(tmp_path_factory, plain_password: str):
 
 @pytest.fixture
 def fresh_schema(tsdb_server: TestServer, test_databases):
-    """A new schema name; dropped (in both test databases) after the test."""
+    """A new schema name (made in the plain database for its role); dropped after the test."""
+    import asyncio
+
     name = f"t_{uuid.uuid4().hex[:12]}"
+
+    async def create():
+        conn = await _admin(tsdb_server.dsn, PLAIN_DATABASE)
+        try:
+            await conn.execute(f'CREATE SCHEMA "{name}" AUTHORIZATION "{PLAIN_ROLE}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
     yield name
 
     async def drop():
@@ -107,8 +122,6 @@ def fresh_schema(tsdb_server: TestServer, test_databases):
                 await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
             finally:
                 await conn.close()
-
-    import asyncio
 
     try:
         asyncio.run(drop())

@@ -9,6 +9,7 @@ SQL lives in small modules: ``writes``, ``reads``, ``buckets``, ``retention``, `
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any, Sequence
 
 import asyncpg
@@ -42,6 +43,7 @@ class TimescaleBackend:
                                               compress_after=options.get("compress_after") or "7 days")
         self.policies_enabled = options.get("policies", True)
         self.server: ServerInfo | None = None
+        self.write_paths: Counter[str] = Counter()  # batches by write path, since open
         self.tables: dict[str, KindTable] = {}
 
     # -- life cycle ----------------------------------------------------------------
@@ -98,8 +100,10 @@ class TimescaleBackend:
         table = self._table(kind)
         if not records:
             return WriteResult(kind, 0, 0)
-        return await self.connections.run(f"writing {len(records)} {kind} records",
-                                          lambda conn: writes.write_batch(conn, table, records))
+        result, path = await self.connections.run(f"writing {len(records)} {kind} records",
+                                                  lambda conn: writes.write_batch(conn, table, records))
+        self.write_paths[path] += 1
+        return result
 
     async def read_range(self, kind: str, start: Any, end: Any, *, limit: int | None = None,
                          descending: bool = False) -> list[Record]:
@@ -129,8 +133,10 @@ class TimescaleBackend:
     async def stats(self) -> dict[str, Any]:
         """Counts per kind, server version and edition, hypertables with chunk counts and sizes."""
         tables = self.tables or {}
-        return await self.connections.run(
+        out = await self.connections.run(
             "collecting statistics", lambda conn: stats.collect(conn, tables, self.server, self.schema))
+        out["write_batches"] = dict(self.write_paths)
+        return out
 
     async def maintenance(self, *, vacuum: bool = False) -> dict[str, Any]:
         """ANALYZE (VACUUM ANALYZE with ``vacuum``) every table; without the TSL edition also

@@ -94,7 +94,8 @@ async def prepare(conn: asyncpg.Connection, *, schema: str, require_timescale: b
             f"(scripts/dev/install-timescaledb.sh for a development machine), or set "
             f"data_storage.timescaledb.require_timescale: false to run on plain PostgreSQL tables")
     ctx = SchemaContext(schema, all_tables(schema, timescale=server.timescale), server)
-    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+    if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
+        await conn.execute(f"CREATE SCHEMA {quote_ident(schema)}")  # an existing one needs no privilege
     await conn.execute(
         f"CREATE TABLE IF NOT EXISTS {quote_ident(schema)}.gdpo_schema_migrations ("
         "version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")

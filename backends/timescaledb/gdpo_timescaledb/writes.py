@@ -81,20 +81,22 @@ async def upsert(conn: asyncpg.Connection, table: KindTable, records: Sequence[R
     return await conn.fetchval(sql)
 
 
-async def write_batch(conn: asyncpg.Connection, table: KindTable, records: Sequence[Record]) -> WriteResult:
-    """Store ``records`` in one transaction; append path when possible, upsert otherwise."""
+async def write_batch(conn: asyncpg.Connection, table: KindTable,
+                      records: Sequence[Record]) -> tuple[WriteResult, str]:
+    """Store ``records`` in one transaction; returns the result and the path taken
+    (``append`` or ``upsert``)."""
     if not records:
-        return WriteResult(table.kind, 0, 0)
+        return WriteResult(table.kind, 0, 0), "none"
     rows, repeated = unique_by_key(table.kind, records)
     if appendable(table) and not repeated:
         try:
             async with conn.transaction():
                 if await try_append(conn, table, rows):
-                    return WriteResult(table.kind, len(rows), len(rows))
+                    return WriteResult(table.kind, len(rows), len(rows)), "append"
                 inserted = await upsert(conn, table, rows)
-            return WriteResult(table.kind, len(rows), inserted)
+            return WriteResult(table.kind, len(rows), inserted), "upsert"
         except asyncpg.UniqueViolationError:
             pass  # a concurrent writer stored some of these keys first: upsert instead
     async with conn.transaction():
         inserted = await upsert(conn, table, rows)
-    return WriteResult(table.kind, len(rows), inserted)
+    return WriteResult(table.kind, len(rows), inserted), "upsert"
