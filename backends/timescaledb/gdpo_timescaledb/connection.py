@@ -66,7 +66,12 @@ def _encode_jsonb(value: Any) -> bytes:
     return b"\x01" + json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
 
+_EMPTY_OBJECT = b"\x01{}"
+
+
 def _decode_jsonb(data: bytes) -> Any:
+    if data == _EMPTY_OBJECT:  # most payloads: skip the JSON parser
+        return {}
     return json.loads(data[1:])
 
 
