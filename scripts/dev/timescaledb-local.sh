@@ -18,8 +18,14 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 PG_MAJOR=${PG_MAJOR:-15}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
-TSDB_DIR=${GDPO_TSDB_DIR:-$REPO/.tsdb}
 OS_USER=${GDPO_TSDB_OS_USER:-postgres}
+TSDB_DIR=${GDPO_TSDB_DIR:-$REPO/.tsdb}
+if [ -z "${GDPO_TSDB_DIR:-}" ] && [ "$(id -u)" -eq 0 ] && id "$OS_USER" >/dev/null 2>&1 \
+   && ! runuser -u "$OS_USER" -- test -x "$REPO" 2>/dev/null; then
+  # The repository sits below a directory closed to the server's user (e.g. /root): keep the
+  # cluster in a directory of its own under /tmp instead, one per repository.
+  TSDB_DIR="${TMPDIR:-/tmp}/gdpo-tsdb-$(printf '%s' "$REPO" | md5sum | cut -c1-12)"
+fi
 DATA="$TSDB_DIR/data"
 PORT_FILE="$TSDB_DIR/port"
 LOG_FILE="$TSDB_DIR/server.log"

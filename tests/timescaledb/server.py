@@ -62,8 +62,36 @@ def _docker_answers() -> bool:
         return False
 
 
+def _wait_until_ready(dsn: str, timeout_s: float = 90.0) -> None:
+    """Block until the server accepts a query (a restarted container takes a while)."""
+    import asyncio
+    import time
+
+    import asyncpg
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(dsn, timeout=5)
+        try:
+            await conn.fetchval("SELECT 1")
+        finally:
+            await conn.close()
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            asyncio.run(probe())
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def _container_server() -> TestServer:
-    from testcontainers.postgres import PostgresContainer
+    try:
+        from testcontainers.community.postgres import PostgresContainer
+    except ImportError:
+        from testcontainers.postgres import PostgresContainer
 
     port = _free_port()
     container = PostgresContainer(IMAGE, username="gdpo", password="gdpo-test", dbname="gdpo", driver=None)
@@ -71,8 +99,13 @@ def _container_server() -> TestServer:
     container.start()
     dsn = f"postgresql://gdpo:gdpo-test@127.0.0.1:{port}/gdpo"
     wrapped = container.get_wrapped_container()
-    server = TestServer(dsn, f"testcontainers {IMAGE}", stop=lambda: wrapped.stop(timeout=10),
-                        start=lambda: wrapped.start())
+    _wait_until_ready(dsn)
+
+    def start() -> None:
+        wrapped.start()
+        _wait_until_ready(dsn)
+
+    server = TestServer(dsn, f"testcontainers {IMAGE}", stop=lambda: wrapped.stop(timeout=10), start=start)
     server.cleanup.append(container.stop)
     return server
 
