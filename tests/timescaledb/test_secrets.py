@@ -100,3 +100,13 @@ def test_config_check_masks_the_dsn_password(monkeypatch):
     assert result.exit_code == 0, result.output
     assert "data_storage.timescaledb.dsn" in result.output
     assert SECRET not in result.output
+
+
+async def test_sslmode_is_passed_to_the_driver(make_config):
+    async with open_storage(make_config("timescaledb", sslmode="disable")) as s:
+        assert (await s.health())[0].ok
+    try:
+        async with open_storage(make_config("timescaledb", sslmode="require")) as s:
+            assert (await s.health())[0].ok  # a server with TLS
+    except StorageError as exc:  # a server without TLS refuses, and the message says so
+        assert "SSL" in str(exc) or "ssl" in str(exc)
