@@ -8,6 +8,7 @@ SQL lives in small modules: ``writes``, ``reads``, ``buckets``, ``retention``, `
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from typing import Any, Sequence
@@ -21,6 +22,8 @@ from gdpo_timescaledb.connection import ConnectionManager
 from gdpo_timescaledb.edition import ServerInfo
 from gdpo_timescaledb.policies import PolicySettings, retention_cutoff
 from gdpo_timescaledb.tables import HYPERTABLE_KINDS, KindTable, all_tables, quote_ident
+
+log = logging.getLogger(__name__)
 
 
 class TimescaleBackend:
@@ -56,6 +59,10 @@ class TimescaleBackend:
             await self.connections.close()
             raise
         self.tables = all_tables(self.schema, timescale=self.server.timescale)
+        info = self.server
+        log.info("timescaledb at %s: schema %s, %s%s", self.connections.server, self.schema, info.mode,
+                 f" {info.extension_version} ({info.edition} edition)" if info.timescale
+                 else f" (timescaledb not in use: {info.unavailable_reason})")
 
     async def _prepare(self, conn: asyncpg.Connection) -> ServerInfo:
         async with conn.transaction():

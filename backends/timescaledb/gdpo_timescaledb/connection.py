@@ -83,6 +83,9 @@ async def init_connection(conn: asyncpg.Connection) -> None:
 
 def classify(exc: BaseException, server: str, doing: str) -> BaseException:
     """A typed storage error for a driver error (connection loss, or a failed statement)."""
+    if isinstance(exc, asyncio.TimeoutError):
+        return StorageConnectionError(f"timescaledb at {server}: {doing} timed out "
+                                      f"(server unreachable or overloaded)")
     if isinstance(exc, CONNECTION_ERRORS):
         detail = mask_secrets(str(exc)) or type(exc).__name__
         return StorageConnectionError(f"timescaledb at {server}: {doing} failed, server unreachable: {detail}")
@@ -151,7 +154,7 @@ class ConnectionManager:
         pool = self._require_pool()
         for attempt in (1, 2):
             try:
-                async with pool.acquire(timeout=self.connect_timeout) as conn:
+                async with pool.acquire() as conn:  # a new connection has its own connect timeout
                     return await work(conn)
             except CONNECTION_ERRORS as exc:
                 if attempt == 2 or isinstance(exc, asyncio.TimeoutError):
