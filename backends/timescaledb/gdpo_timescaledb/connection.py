@@ -62,11 +62,15 @@ def read_password_file(path: str) -> str:
     return line
 
 
+_EMPTY_OBJECT = b"\x01{}"  # jsonb binary format: version byte 1, then the text
+# One encoder for every value: json.dumps with options would build a new one per call.
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def _encode_jsonb(value: Any) -> bytes:
-    return b"\x01" + json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
-
-
-_EMPTY_OBJECT = b"\x01{}"
+    if not value and type(value) is dict:  # most payloads: skip the JSON encoder
+        return _EMPTY_OBJECT
+    return b"\x01" + _JSON.encode(value).encode("utf-8")
 
 
 def _decode_jsonb(data: bytes) -> Any:

@@ -15,6 +15,7 @@ Two paths:
 
 from __future__ import annotations
 
+from operator import itemgetter, lt
 from typing import Sequence
 
 import asyncpg
@@ -24,17 +25,14 @@ from gdpo.storage.records import Record, record_class
 from gdpo_timescaledb.tables import KindTable, quote_ident
 
 
-def unique_by_key(kind: str, records: Sequence[Record]) -> tuple[list[Record], bool]:
+def unique_by_key(kind: str, records: Sequence[Record]) -> tuple[Sequence[Record], bool]:
     """The records with one per natural key (the last wins), and whether there were repeats."""
     cls = record_class(kind)
-    idx = [cls._INDEX[k] for k in cls.SPEC.key]
-    if len(idx) == 1:
-        i = idx[0]
-        by_key = {r[i]: r for r in records}
-    else:
-        by_key = {tuple(r[j] for j in idx): r for r in records}
-    if len(by_key) == len(records):
-        return list(records), False
+    key_of = itemgetter(*(cls._INDEX[k] for k in cls.SPEC.key))
+    keys = list(map(key_of, records))
+    if all(map(lt, keys, keys[1:])) or len(set(keys)) == len(keys):  # ordered batches skip hashing
+        return records, False
+    by_key = dict(zip(keys, records))  # the last record of a key wins
     return list(by_key.values()), True
 
 
@@ -54,8 +52,7 @@ async def try_append(conn: asyncpg.Connection, table: KindTable, records: Sequen
     Returns False (nothing written) when they do not; raises UniqueViolationError when a
     concurrent writer stored one of the keys first (the caller's transaction rolls back).
     """
-    t_idx = record_class(table.kind)._INDEX[table.time_column]
-    batch_min = min(r[t_idx] for r in records)
+    batch_min = min(map(itemgetter(record_class(table.kind)._INDEX[table.time_column]), records))
     newest = await conn.fetchval(f"SELECT max({quote_ident(table.time_column)}) FROM {table.qualified}")
     if newest is not None and batch_min <= newest:
         return False
