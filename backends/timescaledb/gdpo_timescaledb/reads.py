@@ -27,8 +27,7 @@ def range_sql(table: KindTable, *, descending: bool, limit: bool) -> str:
 
 def to_records(kind: str, rows: list[asyncpg.Record]) -> list[Record]:
     """Rows (columns in FIELDS order) as records of ``kind``."""
-    make = record_class(kind)._trusted
-    return [make(row) for row in rows]
+    return list(map(record_class(kind)._trusted, rows))
 
 
 async def read_range(conn: asyncpg.Connection, table: KindTable, start: Any, end: Any, *,
