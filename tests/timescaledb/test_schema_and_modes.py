@@ -108,3 +108,12 @@ async def test_bad_schema_name_is_rejected_before_connecting(make_config):
     with pytest.raises(StorageError, match="not an accepted identifier"):
         async with open_storage(make_config("timescaledb", schema='x"; DROP TABLE y; --')):
             pass
+
+
+async def test_changed_chunk_interval_applies_on_reopen(make_config):
+    async with open_storage(make_config("timescaledb", chunk_interval="1 day")):
+        pass
+    async with open_storage(make_config("timescaledb", chunk_interval="2 days")) as s:
+        st = _backend_stats(await s.stats())
+    assert st["hypertables"]["energy_data"]["chunk_interval"] == "2 days"
+    assert st["hypertables"]["system_state"]["chunk_interval"] == "2 days"
