@@ -1,37 +1,39 @@
-"""Order-independent checksums of normalised records, to compare a source with its target."""
+"""Order-independent checksums of normalised records, to compare a source with its target.
+
+A record's digest hashes its column values (aware datetimes hash by their instant, and
+``0.0 == -0.0 == 0`` hash alike, so equal values give equal digests whatever a backend
+returns) and its JSON fields serialised with sorted keys (a database may reorder them).
+Digests use Python's hash and are only compared inside one run.
+"""
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
 import json
-from typing import Any
+from functools import lru_cache
 
-from gdpo.storage import Record
+from gdpo.storage import Record, record_class
 
 MASK64 = (1 << 64) - 1
+_dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _norm(value: Any) -> Any:
-    if isinstance(value, _dt.datetime):
-        return value.astimezone(_dt.timezone.utc).isoformat()
-    if isinstance(value, _dt.date):
-        return value.isoformat()
-    if type(value) is float:
-        return 0.0 if value == 0 else value
-    return value
+@lru_cache(maxsize=None)
+def _json_positions(kind: str) -> tuple[int, ...]:
+    spec = record_class(kind).SPEC
+    return tuple(i for i, f in enumerate(spec.fields) if f.type == "json")
 
 
 def record_digest(record: Record) -> int:
     """A 64-bit digest of the normalised record (every field, payload included)."""
-    values = [_norm(v) for v in record]
-    text = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
+    positions = _json_positions(record.KIND)
+    if len(positions) == 1 and positions[0] == len(record) - 1:
+        return hash((record[:-1], _dumps(record[-1]))) & MASK64
+    values = list(record)
+    for i in positions:
+        values[i] = None if values[i] is None else _dumps(values[i])
+    return hash(tuple(values)) & MASK64
 
 
 def combine(digests) -> str:
     """The checksum of a set of records: the sum of their digests mod 2^64, as hex."""
-    total = 0
-    for d in digests:
-        total = (total + d) & MASK64
-    return f"{total:016x}"
+    return f"{sum(digests) & MASK64:016x}"

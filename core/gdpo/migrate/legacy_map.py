@@ -501,14 +501,22 @@ def _classify_list(items: list) -> Shape | None:
     if shape is None or shape.mapper is None:
         return None
     label = {"D1": "D3", "I-row": "I", "B-session": "F1"}.get(shape.label, shape.label + "[]")
-    return Shape(label, _list_mapper)
+    return Shape(label, _list_mapper(shape.mapper))
 
 
-def _list_mapper(items, clock):
-    out: list[Record] = []
-    for i, item in enumerate(items):
-        shape = classify_object(_need_dict(item, i))
-        if shape is None or shape.mapper is None:
-            raise ValueError(f"array item {i} matches no record kind")
-        out.extend(shape.mapper(item, clock))
-    return out
+def _list_mapper(item_mapper: Mapper) -> Mapper:
+    """A mapper of an array whose items are all of the first item's kind."""
+
+    def map_items(items, clock):
+        out: list[Record] = []
+        extend = out.extend
+        for i, item in enumerate(items):
+            if type(item) is not dict:
+                raise ValueError(f"array item {i} is a {type(item).__name__}, not an object")
+            try:
+                extend((from_envelope(item[ENVELOPE_KEY]),) if ENVELOPE_KEY in item else item_mapper(item, clock))
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"array item {i}: {exc}") from None
+        return out
+
+    return map_items

@@ -25,9 +25,7 @@ class LegacyTimeError(ValueError):
 
 def is_ambiguous(local: _dt.datetime) -> bool:
     """True when the naive Warsaw time ``local`` happens twice (the autumn DST hour)."""
-    a = local.replace(tzinfo=WARSAW, fold=0).utcoffset()
-    b = local.replace(tzinfo=WARSAW, fold=1).utcoffset()
-    return a != b and a > b
+    return _hour_info(local)[2]
 
 
 def parse_naive_or_aware(value) -> _dt.datetime:
@@ -40,14 +38,36 @@ def parse_naive_or_aware(value) -> _dt.datetime:
         raise LegacyTimeError(f"not a timestamp: {value!r}") from None
 
 
+_HOUR_OFFSETS: dict[tuple, tuple] = {}
+_UTC_HOUR_OFFSETS: dict[int, _dt.timedelta] = {}
+
+
+def _hour_info(local: _dt.datetime) -> tuple:
+    """(offset of the first occurrence, offset of the second, ambiguous?) of a local hour, cached."""
+    key = (local.year, local.month, local.day, local.hour)
+    info = _HOUR_OFFSETS.get(key)
+    if info is None:
+        a = local.replace(tzinfo=WARSAW, fold=0).utcoffset()
+        b = local.replace(tzinfo=WARSAW, fold=1).utcoffset()
+        info = _HOUR_OFFSETS[key] = (a, b, a > b)
+    return info
+
+
 def local_to_utc(local: _dt.datetime, second: bool = False) -> _dt.datetime:
     """A naive Warsaw time as aware UTC (``second`` picks the second of two occurrences)."""
-    return local.replace(tzinfo=WARSAW, fold=1 if second else 0).astimezone(UTC)
+    first_off, second_off, ambiguous = _hour_info(local)
+    if not ambiguous and first_off != second_off:  # the spring gap: let zoneinfo decide
+        return local.replace(tzinfo=WARSAW, fold=1 if second else 0).astimezone(UTC)
+    return (local - (second_off if second else first_off)).replace(tzinfo=UTC)
 
 
 def utc_to_local_naive(ts: _dt.datetime) -> _dt.datetime:
     """An aware datetime as naive Warsaw wall-clock time (what legacy writers produced)."""
-    return ts.astimezone(WARSAW).replace(tzinfo=None)
+    hour = int(ts.timestamp() // 3600)
+    offset = _UTC_HOUR_OFFSETS.get(hour)
+    if offset is None:
+        offset = _UTC_HOUR_OFFSETS[hour] = ts.astimezone(WARSAW).utcoffset()
+    return (ts + offset).replace(tzinfo=None)
 
 
 def local_iso(ts: _dt.datetime, sep: str = "T") -> str:

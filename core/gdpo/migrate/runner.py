@@ -82,7 +82,8 @@ class _Sink:
         self.target, self.dry_run, self.batch_size, self.stats = target, dry_run, batch_size, stats
         self.buffers: dict[str, dict] = {}
 
-    async def add(self, record: Record) -> None:
+    def add(self, record: Record) -> bool:
+        """Count and buffer ``record``; True when its kind's buffer is full (flush it)."""
         kind = record.KIND
         st = self.stats[kind]
         st.read += 1
@@ -92,7 +93,7 @@ class _Sink:
         if prev is not None:
             st.duplicates += 1
             if prev == digest:
-                return
+                return False
         st.digests[key] = digest
         t = record.time
         if st.first is None or t < st.first:
@@ -101,8 +102,7 @@ class _Sink:
             st.last = t
         buf = self.buffers.setdefault(kind, {})
         buf[key] = record
-        if len(buf) >= self.batch_size:
-            await self.flush(kind)
+        return len(buf) >= self.batch_size
 
     async def flush(self, kind: str) -> None:
         buf = self.buffers.pop(kind, None)
@@ -245,7 +245,8 @@ async def _from_legacy(tree: LegacyTree, sink: _Sink, opts: MigrationOptions, re
                     complete = False
                     continue
                 derived.add(record, outcome.path)
-                await sink.add(record)
+                if sink.add(record):
+                    await sink.flush(record.KIND)
             if complete:
                 imported_files.append(outcome.path)
             ambiguous.extend(outcome.ambiguous)
@@ -263,7 +264,8 @@ async def _from_storage(source: Storage, sink: _Sink, opts: MigrationOptions) ->
             start, end = kind_bounds(kind, opts.since, opts.until, local_midnight_utc)
             async for rows in iter_storage_records(source, kind, start, end):
                 for record in rows:
-                    await sink.add(record)
+                    if sink.add(record):
+                        await sink.flush(kind)
             progress.advance()
     finally:
         progress.close()
