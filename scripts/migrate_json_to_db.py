@@ -15,7 +15,8 @@ def main(argv: list[str]) -> None:
     positional = [a for a in argv if not a.startswith("-")][:2]
     rest = [a for a in argv if a not in positional]
     args = ["migrate", "--from", f"json_legacy:{positional[0] if positional else 'out'}"]
-    args += ["--to", f"sqlite:{positional[1]}" if len(positional) > 1 else "config"]
+    if "--to" not in rest:
+        args += ["--to", f"sqlite:{positional[1]}" if len(positional) > 1 else "config"]
     cli.main(args + rest, prog_name="migrate_json_to_db.py")
 
 

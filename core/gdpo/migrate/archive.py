@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from gdpo.migrate.legacy_write import atomic_write
+from gdpo.migrate.report import report_json
 from gdpo.migrate.tree import LegacyTree
 from gdpo.config import ConfigError
 
@@ -41,7 +42,7 @@ def archive_files(tree: LegacyTree, run_id: str, rel_paths: list[str], report: d
         moved.append(rel)
     info = {"run_id": run_id, "directory": str(target), "files": moved}
     atomic_write(target / INDEX_NAME, json.dumps(info, indent=2).encode("utf-8"))
-    atomic_write(target / REPORT_NAME, json.dumps({**report, "archive": info}, indent=2, default=str).encode("utf-8"))
+    atomic_write(target / REPORT_NAME, report_json({**report, "archive": info}).encode("utf-8"))
     return info
 
 

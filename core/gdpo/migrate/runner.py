@@ -180,7 +180,7 @@ async def migrate(opts: MigrationOptions) -> dict[str, Any]:
     report["exit_code"] = exit_code_for(report)
     report["archive"] = None
     if opts.archive and not opts.dry_run and validated:
-        report["archive"] = archive_files(legacy_tree, run_id, imported_files, report_json(report))
+        report["archive"] = archive_files(legacy_tree, run_id, imported_files, report)
     if opts.report_path:
         atomic_write(_path(opts.report_path), report_json(report).encode("utf-8"), file_mode=0o644)
     return report

@@ -28,10 +28,12 @@ class BackendSpec:
 
     def exists(self) -> bool:
         """Whether the location already holds something (a missing file or directory is empty)."""
-        if self.backend == "json_legacy":
-            return Path(self.location).exists()
-        if self.backend == "sqlite":
-            return Path(self.location).exists()
+        location = self.location
+        if location is None and self.backend in ("json_legacy", "sqlite"):
+            section = self.config.data_storage.get(self.backend) or {}
+            location = section.get("directory" if self.backend == "json_legacy" else "path")
+        if self.backend in ("json_legacy", "sqlite") and location:
+            return Path(location).expanduser().exists()
         return True
 
 
