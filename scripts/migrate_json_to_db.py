@@ -10,10 +10,21 @@ import sys
 from gdpo.cli import cli
 
 
+VALUE_OPTIONS = {"--from", "--to", "--report", "--since", "--until", "--batch-size", "--restore-archive"}
+
+
 def main(argv: list[str]) -> None:
     """Translate the old positional arguments and run ``gdpo migrate``."""
-    positional = [a for a in argv if not a.startswith("-")][:2]
-    rest = [a for a in argv if a not in positional]
+    positional: list[str] = []
+    rest: list[str] = []
+    args_iter = iter(argv)
+    for arg in args_iter:
+        if arg in VALUE_OPTIONS:
+            rest += [arg, next(args_iter, "")]
+        elif arg.startswith("-") or len(positional) == 2:
+            rest.append(arg)
+        else:
+            positional.append(arg)
     args = ["migrate", "--from", f"json_legacy:{positional[0] if positional else 'out'}"]
     if "--to" not in rest:
         args += ["--to", f"sqlite:{positional[1]}" if len(positional) > 1 else "config"]
