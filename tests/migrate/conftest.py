@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import importlib.util
 import json
 import os
@@ -13,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from gdpo.storage import KIND_NAMES, open_storage
+
 from gdpo.storage.memory import drop_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from migrate_helpers import FAR_FUTURE  # noqa: E402
+from migrate_helpers import clear_storage  # noqa: E402
 
 SAMPLES = Path(os.environ.get("GDPO_LEGACY_SAMPLES") or Path(__file__).resolve().parent / "legacy_samples")
 REPO = Path(__file__).resolve().parents[2]
@@ -61,14 +60,6 @@ def _skip_or_fail(reason: str):
     if os.environ.get("CI") == "true":
         pytest.fail(reason + " (required under CI=true)")
     pytest.skip(reason)
-
-
-async def clear_storage(spec_config) -> None:
-    """Delete every record of a (TimescaleDB) test database before a test uses it."""
-    async with open_storage(spec_config) as s:
-        for kind in KIND_NAMES:
-            far = _dt.date(2200, 1, 1) if kind == "daily_stats" else FAR_FUTURE
-            await s.delete_older_than(kind, far)
 
 
 @pytest.fixture(params=["memory", "sqlite", "timescaledb"])

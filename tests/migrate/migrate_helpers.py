@@ -46,3 +46,11 @@ def values_equal(got, want) -> bool:
     if isinstance(want, (int, float)) and isinstance(got, (int, float)):
         return math.isclose(got, want, abs_tol=1e-6, rel_tol=0)
     return got == want
+
+
+async def clear_storage(spec_config) -> None:
+    """Delete every record of a (TimescaleDB) test database before a test uses it."""
+    async with open_storage(spec_config) as s:
+        for kind in KIND_NAMES:
+            far = _dt.date(2200, 1, 1) if kind == "daily_stats" else FAR_FUTURE
+            await s.delete_older_than(kind, far)

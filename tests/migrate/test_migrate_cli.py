@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
