@@ -15,7 +15,8 @@ from gdpo.migrate.legacy_write import read_order
 from gdpo.migrate.tree import LegacyTree
 from gdpo.storage import KIND_NAMES, Record, Storage, record_class
 
-FILES_PER_CHUNK = 32
+FILES_PER_CHUNK = 64
+BYTES_PER_CHUNK = 2 * 1024 * 1024
 FAR_PAST = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 FAR_FUTURE = _dt.datetime(2200, 1, 1, tzinfo=_dt.timezone.utc)
 
@@ -33,12 +34,27 @@ class LegacySource:
         return len(self.rel_paths)
 
     async def outcomes(self) -> AsyncIterator[FileOutcome]:
-        """Each file's outcome, in read order."""
-        for i in range(0, len(self.rel_paths), FILES_PER_CHUNK):
-            chunk = self.rel_paths[i:i + FILES_PER_CHUNK]
+        """Each file's outcome, in read order (a few files or megabytes at a time, in a thread)."""
+        for chunk in self._chunks():
             results = await asyncio.to_thread(self._read_chunk, chunk)
             for outcome in results:
                 yield outcome
+            del results
+
+    def _chunks(self):
+        chunk: list[str] = []
+        size = 0
+        for rel in self.rel_paths:
+            chunk.append(rel)
+            try:
+                size += self._paths[rel].stat().st_size
+            except OSError:
+                pass
+            if len(chunk) >= FILES_PER_CHUNK or size >= BYTES_PER_CHUNK:
+                yield chunk
+                chunk, size = [], 0
+        if chunk:
+            yield chunk
 
     def _read_chunk(self, rels: Iterable[str]) -> list[FileOutcome]:
         return [read_legacy_file(self._paths[rel], rel) for rel in rels]
