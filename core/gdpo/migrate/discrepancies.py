@@ -62,8 +62,10 @@ class DerivedTotals:
             if "pv_production" in p:
                 self.d2[record.date] = (path, p)
                 self.d2_days.add(record.date)
-        elif kind == "energy_data":
+        elif kind == "energy_data" and self.d2_days:
             day = utc_to_local_naive(record.ts).date()
+            if day not in self.d2_days:
+                return
             m = self.meters.get(day)
             if m is None:
                 m = self.meters[day] = [None, None, None, None]
@@ -71,7 +73,7 @@ class DerivedTotals:
                 if v is not None:
                     m[i] = v if m[i] is None else min(m[i], v)
                     m[i + 1] = v if m[i + 1] is None else max(m[i + 1], v)
-            if day in self.d2_days and record.pv_power_w is not None:
+            if record.pv_power_w is not None:
                 self.pv_samples[day][record.ts] = record.pv_power_w
 
     # -- results ---------------------------------------------------------------------
