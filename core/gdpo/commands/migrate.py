@@ -37,17 +37,31 @@ def _options(source, target, dry_run, report, since, until, batch_size, archive=
                             batch_size=batch_size, progress_stream=sys.stdout)
 
 
+def _shared_options(batch_default: int):
+    """The options ``migrate`` and ``export`` share (report, date range, batch size, output)."""
+
+    def decorate(f):
+        for option in reversed([
+            click.option("--dry-run", is_flag=True, help="Read and validate everything, write nothing, print the same report."),
+            click.option("--report", "report", metavar="FILE", help="Also write the report as JSON to FILE."),
+            click.option("--since", type=DATE, help="Only records from this local date (YYYY-MM-DD)."),
+            click.option("--until", type=DATE, help="Only records up to this local date, inclusive."),
+            click.option("--batch-size", type=click.IntRange(1, 100_000), default=batch_default, show_default=True,
+                         help="Records per write transaction."),
+            click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of the summary."),
+        ]):
+            f = option(f)
+        return f
+
+    return decorate
+
+
 @click.command("migrate")
 @click.option("--from", "source", metavar="SPEC", help="Source: json_legacy:DIR, sqlite:PATH, timescaledb:DSN or config.")
 @click.option("--to", "target", metavar="SPEC", default="config", show_default=True, help="Target backend spec.")
-@click.option("--dry-run", is_flag=True, help="Read and validate everything, write nothing, print the same report.")
-@click.option("--report", "report", metavar="FILE", help="Also write the report as JSON to FILE.")
 @click.option("--archive", is_flag=True, help="After a validated run move the imported legacy files to out/archive/<run-id>/.")
 @click.option("--restore-archive", "restore", metavar="RUN_ID", help="Move the files of an archived run back (needs --from json_legacy:DIR).")
-@click.option("--since", type=DATE, help="Only records from this local date (YYYY-MM-DD).")
-@click.option("--until", type=DATE, help="Only records up to this local date, inclusive.")
-@click.option("--batch-size", type=click.IntRange(1, 100_000), default=500, show_default=True, help="Records per write transaction.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of the summary.")
+@_shared_options(500)
 @click.pass_context
 def migrate_command(ctx, source, target, dry_run, report, archive, restore, since, until, batch_size, as_json):
     """Copy records from SRC to DST without losing a field; idempotent, resumable, validated.
@@ -87,12 +101,7 @@ def _restore(ctx: click.Context, source: str | None, run_id: str, as_json: bool)
 @click.command("export")
 @click.option("--from", "source", metavar="SPEC", default="config", show_default=True, help="Storage to export from.")
 @click.option("--to", "directory", metavar="DIR", required=True, help="Directory of the legacy tree to write (out/ and data/).")
-@click.option("--dry-run", is_flag=True, help="Show what would be written, write nothing.")
-@click.option("--report", "report", metavar="FILE", help="Also write the report as JSON to FILE.")
-@click.option("--since", type=DATE, help="Only records from this local date (YYYY-MM-DD).")
-@click.option("--until", type=DATE, help="Only records up to this local date, inclusive.")
-@click.option("--batch-size", type=click.IntRange(1, 100_000), default=2000, show_default=True, help="Records per write.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of the summary.")
+@_shared_options(2000)
 @click.pass_context
 def export_command(ctx, source, directory, dry_run, report, since, until, batch_size, as_json):
     """Write records as a legacy JSON tree (composite-era layout) that the old system reads."""
