@@ -235,6 +235,10 @@ async def _from_legacy(tree: LegacyTree, sink: _Sink, opts: MigrationOptions, re
                 report["skipped"].append({"path": outcome.path, "reason": outcome.reason, "legacy_kind": outcome.label})
                 if outcome.document is not None:
                     derived.add_document(outcome.label, outcome.path, outcome.document)
+            elif outcome.label == "F-export" and isinstance(outcome.document, dict):
+                for label, key in (("F2", "daily_summaries"), ("F3", "monthly_reports")):
+                    if isinstance(outcome.document.get(key), list):
+                        derived.add_document(label, outcome.path, outcome.document[key])
             elif outcome.disposition == "partial":
                 report["partially_imported"].append({"path": outcome.path, "bad_lines": outcome.bad_lines,
                                                      "records": len(outcome.records)})
