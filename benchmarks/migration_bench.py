@@ -94,10 +94,13 @@ def main() -> None:
         stored = sum(c["in_target"] or 0 for c in report["per_kind"].values())
         print(f"migration to {args.target:<12}     {migrate_s:7.2f}s  ({stored} records in target, "
               f"checksums match: {report['checksums_match']}, exit {report['exit_code']})")
+        t = report["timings"]
+        print(f"  of which compare-and-write {t['compare_and_write_s']:.2f}s, validation read-back "
+              f"{t['validate_s']:.2f}s, reading/mapping/checksums the rest")
         print(f"ratio migration / bare parse: {migrate_s / parse_s:.2f}x  (target <= 2x)")
 
         if args.target != "memory":
-            spec2 = spec + "-rss" if args.target == "sqlite" else spec + "-rss"
+            spec2 = spec + "-rss"
             cmd = [sys.executable, "-m", "gdpo.cli", "migrate", "--from", f"json_legacy:{tree}", "--to", spec2]
         else:
             cmd = [sys.executable, "-m", "gdpo.cli", "migrate", "--from", f"json_legacy:{tree}",

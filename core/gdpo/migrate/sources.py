@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-from typing import AsyncIterator, Iterable
+import os
+from typing import AsyncIterator
 
 from gdpo.migrate.legacy_read import FileOutcome, read_legacy_file
 from gdpo.migrate.legacy_write import read_order
@@ -17,6 +18,12 @@ from gdpo.storage import KIND_NAMES, Record, Storage, record_class
 
 FILES_PER_CHUNK = 64
 BYTES_PER_CHUNK = 2 * 1024 * 1024
+PREFETCH_CHUNKS = 2
+
+
+def read_chunk(paths: list[tuple[str, str]]) -> list[FileOutcome]:
+    """Read and map some files (runs in a worker thread)."""
+    return [read_legacy_file(path, rel) for rel, path in paths]
 FAR_PAST = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 FAR_FUTURE = _dt.datetime(2200, 1, 1, tzinfo=_dt.timezone.utc)
 
@@ -34,12 +41,26 @@ class LegacySource:
         return len(self.rel_paths)
 
     async def outcomes(self) -> AsyncIterator[FileOutcome]:
-        """Each file's outcome, in read order (a few files or megabytes at a time, in a thread)."""
-        for chunk in self._chunks():
-            results = await asyncio.to_thread(self._read_chunk, chunk)
-            for outcome in results:
-                yield outcome
-            del results
+        """Each file's outcome, in read order.
+
+        Files are read and mapped a few files or megabytes at a time in worker threads, off
+        the event loop; a couple of chunks are read ahead while the writes run.
+        """
+        loop = asyncio.get_running_loop()
+        chunks = ([(rel, os.fspath(self._paths[rel])) for rel in chunk] for chunk in self._chunks())
+        pending: list[asyncio.Future] = []
+        try:
+            for chunk in chunks:
+                pending.append(loop.run_in_executor(None, read_chunk, chunk))
+                if len(pending) > PREFETCH_CHUNKS:
+                    for outcome in await pending.pop(0):
+                        yield outcome
+            while pending:
+                for outcome in await pending.pop(0):
+                    yield outcome
+        finally:
+            for fut in pending:
+                fut.cancel()
 
     def _chunks(self):
         chunk: list[str] = []
@@ -55,9 +76,6 @@ class LegacySource:
                 chunk, size = [], 0
         if chunk:
             yield chunk
-
-    def _read_chunk(self, rels: Iterable[str]) -> list[FileOutcome]:
-        return [read_legacy_file(self._paths[rel], rel) for rel in rels]
 
 
 def _is_date_kind(kind: str) -> bool:
