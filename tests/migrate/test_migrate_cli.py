@@ -61,6 +61,7 @@ def test_exit_1_when_files_are_quarantined(tmp_path, sample_tree):
     ("migrate",),
     ("migrate", "--from", "nonsense", "--to", "json_legacy:/tmp/x"),
     ("migrate", "--from", "json_legacy:/tmp/a", "--to", "json_legacy:/tmp/a"),
+    ("migrate", "--from", "json_legacy:/tmp/a/out", "--to", "json_legacy:/tmp/a/"),
     ("migrate", "--from", "json_legacy:/tmp/a", "--to", "nobackend:/x"),
     ("migrate", "--from", "json_legacy:/tmp/a", "--to", "json_legacy:/tmp/b", "--since", "2025-13-01"),
     ("migrate", "--from", "json_legacy:/tmp/a", "--to", "json_legacy:/tmp/b", "--since", "2025-12-02", "--until", "2025-12-01"),

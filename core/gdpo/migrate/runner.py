@@ -25,7 +25,7 @@ from gdpo.migrate.legacy_write import atomic_write
 from gdpo.migrate.progress import Progress
 from gdpo.migrate.report import exit_code_for, report_json
 from gdpo.migrate.sources import LegacySource, all_kinds, iter_storage_records, kind_bounds
-from gdpo.migrate.specs import BackendSpec, parse_spec
+from gdpo.migrate.specs import BackendSpec, parse_spec, same_location
 from gdpo.migrate.tree import LegacyTree
 from gdpo.storage import Record, Storage, local_midnight_utc, open_storage
 from gdpo.storage.records import UTC
@@ -160,8 +160,8 @@ async def migrate(opts: MigrationOptions) -> dict[str, Any]:
     if opts.since and opts.until and opts.since > opts.until:
         raise ConfigError(f"--since {opts.since} is after --until {opts.until}")
     src, dst = parse_spec(opts.source), parse_spec(opts.target)
-    if src.text == dst.text:
-        raise ConfigError("the source and the target are the same")
+    if same_location(src, dst):
+        raise ConfigError(f"the source and the target are the same ({dst.shown})")
     legacy_tree = _legacy_tree(src)
     if opts.archive and legacy_tree is None:
         raise ConfigError("--archive needs a json_legacy source (it moves legacy files)")

@@ -37,6 +37,21 @@ class BackendSpec:
         return True
 
 
+def same_location(a: BackendSpec, b: BackendSpec) -> bool:
+    """True when two specs name the same storage (the same file or legacy tree)."""
+    if a.text == b.text:
+        return True
+    if a.backend != b.backend or a.location is None or b.location is None:
+        return False
+    if a.backend == "json_legacy":
+        from gdpo.migrate.tree import LegacyTree
+
+        return LegacyTree.at(a.location).root == LegacyTree.at(b.location).root
+    if a.backend == "sqlite":
+        return Path(a.location).expanduser().resolve() == Path(b.location).expanduser().resolve()
+    return a.location == b.location
+
+
 def parse_spec(text: str) -> BackendSpec:
     """Parse a backend spec; a malformed one raises ConfigError (exit status 2)."""
     if not isinstance(text, str) or not text.strip():
