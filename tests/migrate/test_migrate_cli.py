@@ -66,6 +66,7 @@ def test_exit_1_when_files_are_quarantined(tmp_path, sample_tree):
     ("migrate", "--from", "json_legacy:/tmp/a", "--to", "json_legacy:/tmp/b", "--since", "2025-13-01"),
     ("migrate", "--from", "json_legacy:/tmp/a", "--to", "json_legacy:/tmp/b", "--since", "2025-12-02", "--until", "2025-12-01"),
     ("migrate", "--from", "json_legacy:/nonexistent/legacy", "--to", "json_legacy:/tmp/b"),
+    ("export", "--from", "sqlite:/nonexistent/gdpo.db", "--to", "/tmp/never-written"),
     ("migrate", "--restore-archive", "no-such-run", "--from", "json_legacy:/tmp/none"),
 ])
 def test_exit_2_for_usage_and_config_errors(args):

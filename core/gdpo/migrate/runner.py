@@ -163,6 +163,8 @@ async def migrate(opts: MigrationOptions) -> dict[str, Any]:
     if same_location(src, dst):
         raise ConfigError(f"the source and the target are the same ({dst.shown})")
     legacy_tree = _legacy_tree(src)
+    if legacy_tree is None and not src.exists():
+        raise ConfigError(f"the source {src.shown} does not exist (nothing to migrate; it is not created)")
     if opts.archive and legacy_tree is None:
         raise ConfigError("--archive needs a json_legacy source (it moves legacy files)")
     run_id = opts.run_id or new_run_id()
