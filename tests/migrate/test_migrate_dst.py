@@ -62,3 +62,22 @@ def test_spring_gap_and_offsets():
     assert clock.to_utc("2025-11-20T02:15:00.412345+01:00") == _dt.datetime(2025, 11, 20, 1, 15, 0, 412345, tzinfo=UTC)
     assert clock.to_utc("2025-11-18 14:05:12.483120") == _dt.datetime(2025, 11, 18, 13, 5, 12, 483120, tzinfo=UTC)
     assert clock.to_utc("2025-07-01T12:00") == _dt.datetime(2025, 7, 1, 10, 0, tzinfo=UTC)
+
+
+async def test_report_counts_ambiguous_records(tmp_path, memory_backend_registered):
+    from gdpo.migrate.runner import MigrationOptions, migrate
+    from gdpo.storage.memory import drop_store
+
+    out = tmp_path / "t" / "out"
+    out.mkdir(parents=True)
+    stamps = ["2025-10-26T02:10:03.2", "2025-10-26T02:40:03.3", "2025-10-26T02:05:03.4"]
+    (out / "charging_decision_20251026.json").write_text("".join(json.dumps(_decision(s)) + "\n" for s in stamps))
+    (out / "energy_data").mkdir()
+    single = _decision("2025-10-26T02:20:00")
+    (out / "energy_data" / "charging_decision_20251026_022000.json").write_text(json.dumps(single))
+    report = await migrate(MigrationOptions(source=f"json_legacy:{tmp_path / 't'}", target="memory:dst-report"))
+    drop_store("dst-report")
+    assert report["dst_ambiguous_records"] == {"first_occurrence": 3, "second_occurrence_by_file_order": 1,
+                                               "by_kind": {"coordinator_decisions": 4}}
+    assert report["per_kind"]["coordinator_decisions"]["in_target"] == 4
+    assert report["exit_code"] == 0
