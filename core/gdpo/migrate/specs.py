@@ -26,12 +26,18 @@ class BackendSpec:
         """The spec with any password masked."""
         return mask_secrets(self.text)
 
+    @property
+    def resolved_location(self) -> str | None:
+        """The location, for ``config`` taken from its ``data_storage`` section."""
+        if self.location is not None or self.backend not in ("json_legacy", "sqlite"):
+            return self.location
+        section = self.config.data_storage.get(self.backend) or {}
+        value = section.get("directory" if self.backend == "json_legacy" else "path")
+        return str(value) if value is not None else None
+
     def exists(self) -> bool:
         """Whether the location already holds something (a missing file or directory is empty)."""
-        location = self.location
-        if location is None and self.backend in ("json_legacy", "sqlite"):
-            section = self.config.data_storage.get(self.backend) or {}
-            location = section.get("directory" if self.backend == "json_legacy" else "path")
+        location = self.resolved_location
         if self.backend in ("json_legacy", "sqlite") and location:
             return Path(location).expanduser().exists()
         return True
@@ -41,15 +47,16 @@ def same_location(a: BackendSpec, b: BackendSpec) -> bool:
     """True when two specs name the same storage (the same file or legacy tree)."""
     if a.text == b.text:
         return True
-    if a.backend != b.backend or a.location is None or b.location is None:
+    la, lb = a.resolved_location, b.resolved_location
+    if a.backend != b.backend or la is None or lb is None:
         return False
     if a.backend == "json_legacy":
         from gdpo.migrate.tree import LegacyTree
 
-        return LegacyTree.at(a.location).root == LegacyTree.at(b.location).root
+        return LegacyTree.at(la).root == LegacyTree.at(lb).root
     if a.backend == "sqlite":
-        return Path(a.location).expanduser().resolve() == Path(b.location).expanduser().resolve()
-    return a.location == b.location
+        return Path(la).expanduser().resolve() == Path(lb).expanduser().resolve()
+    return la == lb
 
 
 def parse_spec(text: str) -> BackendSpec:
@@ -62,7 +69,7 @@ def parse_spec(text: str) -> BackendSpec:
         from gdpo.config import load_config
 
         cfg = load_config(rest or None)
-        return BackendSpec(text, cfg.data_storage.get("backend", "sqlite"), rest or None, cfg)
+        return BackendSpec(text, cfg.data_storage.get("backend", "sqlite"), None, cfg)
     if not sep or not rest:
         raise ConfigError(f"backend spec {mask_secrets(text)!r} needs a location: use {SPEC_FORMS}")
     if name == "json_legacy":
