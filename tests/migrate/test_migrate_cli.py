@@ -161,3 +161,13 @@ def test_old_script_name_is_a_thin_wrapper(tmp_path, clean_tree):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "validation: checksums match" in proc.stdout
     assert (copy / "out/charging_decision_20251117.json").is_file()
+
+
+def test_config_spec_names_the_configured_storage(tmp_path, clean_tree):
+    cfg = tmp_path / "gdpo.yaml"
+    cfg.write_text(f"data_storage:\n  backend: json_legacy\n  json_legacy: {{directory: {clean_tree}}}\n")
+    same = _gdpo("migrate", "--from", f"json_legacy:{clean_tree}", "--to", f"config:{cfg}")
+    assert same.exit_code == 2 and "the same" in same.output
+    exported = _gdpo("export", "--from", f"config:{cfg}", "--to", str(tmp_path / "exp"))
+    assert exported.exit_code == 0, exported.output
+    assert (tmp_path / "exp" / "out" / "charging_decision_20251117.json").is_file()
