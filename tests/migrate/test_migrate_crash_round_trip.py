@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import json
 import signal
 import subprocess
@@ -141,3 +142,26 @@ def test_import_streams_under_150_mb(tmp_path):
     rc, max_kb = map(int, out.stdout.split())
     assert rc == 0, out.stderr
     assert max_kb < 150 * 1024, f"peak RSS {max_kb / 1024:.0f} MB"
+
+
+async def test_any_to_any_json_sqlite_timescaledb_json(tmp_path, sample_tree):
+    """JSON -> SQLite -> TimescaleDB -> JSON: the same records at every step."""
+    import importlib.util
+
+    dsn = os.environ.get("TIMESCALEDB_TEST_DSN")
+    missing = [name for name in ("gdpo_sqlite.backend", "gdpo_timescaledb.backend")
+               if importlib.util.find_spec(name.split(".")[0]) is None or importlib.util.find_spec(name) is None]
+    if missing or not dsn:
+        reason = f"needs SQLite and TimescaleDB (missing: {', '.join(missing) or 'TIMESCALEDB_TEST_DSN'})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + " (required under CI=true)")
+        pytest.skip(reason)
+    sqlite, tsdb = f"sqlite:{tmp_path / 'a.db'}", f"timescaledb:{dsn}"
+    await clear_storage(parse_spec(tsdb).config)
+    await migrate(MigrationOptions(source=f"json_legacy:{sample_tree}", target=sqlite))
+    step = await migrate(MigrationOptions(source=sqlite, target=tsdb))
+    assert step["exit_code"] == 0 and step["checksums_match"]
+    back = await migrate(MigrationOptions(source=tsdb, target=f"json_legacy:{tmp_path / 'back'}"))
+    assert back["exit_code"] == 0 and back["checksums_match"]
+    assert _as_dicts(await read_everything(sqlite)) == _as_dicts(await read_everything(tsdb)) \
+        == _as_dicts(await read_everything(f"json_legacy:{tmp_path / 'back'}"))
