@@ -51,6 +51,7 @@ def bare_parse(root: Path) -> int:
 
 
 def target_spec(kind: str, work: Path) -> str:
+    """The backend spec of a fresh benchmark target."""
     if kind == "sqlite":
         return f"sqlite:{work / 'bench.db'}"
     if kind == "json_legacy":
@@ -63,6 +64,7 @@ def target_spec(kind: str, work: Path) -> str:
 
 
 def main() -> None:
+    """Generate, parse, migrate, measure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
     default_target = "sqlite" if importlib.util.find_spec("gdpo_sqlite.backend") else "memory"

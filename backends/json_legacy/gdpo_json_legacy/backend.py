@@ -49,17 +49,20 @@ class _KindIndex:
         self._order: list[tuple] | None = None
 
     def put(self, record: Record) -> bool:
+        """Insert or replace ``record``; True when its key is new."""
         new = record.key not in self.by_key
         self.by_key[record.key] = record
         self._order = None
         return new
 
     def order(self) -> list[tuple]:
+        """The (time, key) pairs in order (sorted again after a change)."""
         if self._order is None:
             self._order = sorted((r.time, k) for k, r in self.by_key.items())
         return self._order
 
     def range(self, start, end) -> list[Record]:
+        """Records with ``start <= time < end``, oldest first."""
         order = self.order()
         lo = bisect.bisect_left(order, (start,))
         hi = bisect.bisect_left(order, (end,))

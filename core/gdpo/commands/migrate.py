@@ -41,6 +41,7 @@ def _shared_options(batch_default: int):
     """The options ``migrate`` and ``export`` share (report, date range, batch size, output)."""
 
     def decorate(f):
+        """Apply the shared options to a command function."""
         for option in reversed([
             click.option("--dry-run", is_flag=True, help="Read and validate everything, write nothing, print the same report."),
             click.option("--report", "report", metavar="FILE", help="Also write the report as JSON to FILE."),

@@ -508,6 +508,7 @@ def _list_mapper(item_mapper: Mapper) -> Mapper:
     """A mapper of an array whose items are all of the first item's kind."""
 
     def map_items(items, clock):
+        """Map every item; the first failing item names the whole file."""
         out: list[Record] = []
         extend = out.extend
         for i, item in enumerate(items):

@@ -68,6 +68,7 @@ class KindStats:
     match: bool | None = None
 
     def as_json(self) -> dict[str, Any]:
+        """The counts shown in the report."""
         return {"read": self.read, "duplicates": self.duplicates, "written": self.written,
                 "already_present": self.already_present, "in_target": self.in_target,
                 "outside_range": self.outside_range, "distinct": len(self.digests)}
@@ -126,6 +127,7 @@ class _Sink:
         return len(buf) >= self.batch_size
 
     async def flush(self, kind: str) -> None:
+        """Compare the buffered records of ``kind`` with the target and write what it lacks (one write)."""
         buf = self.buffers.pop(kind, None)
         if not buf:
             return
@@ -152,6 +154,7 @@ class _Sink:
         self.write_s += time.perf_counter() - t0
 
     async def flush_all(self) -> None:
+        """Flush every kind."""
         for kind in list(self.buffers):
             await self.flush(kind)
 
