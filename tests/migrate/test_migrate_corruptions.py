@@ -149,3 +149,16 @@ async def test_corrupt_tree_end_to_end(sample_tree, memory_target, manifest):
     # the 16 rows of that file are gone; everything else is there
     assert len(stored["energy_data"]) == manifest["expected_counts"]["energy_data"] - 16
     assert len(stored["coordinator_decisions"]) == manifest["expected_counts"]["coordinator_decisions"]
+
+
+async def test_f3_double_count_is_listed_as_a_discrepancy(sample_tree, memory_target):
+    path = sample_tree / "out/battery_selling_analytics/monthly_reports.json"
+    reports = json.loads(path.read_text())
+    legacy_total = reports[0]["total_revenue_pln"]
+    reports[0]["total_revenue_pln"] = legacy_total * 2  # what the old writer did with 2 sessions a day
+    path.write_text(json.dumps(reports))
+    report = await migrate(MigrationOptions(source=f"json_legacy:{sample_tree}", target=memory_target))
+    (row,) = [d for d in report["discrepancies"] if d["kind"].startswith("F3")]
+    diff = row["differences"]["total_revenue_pln"]
+    assert values_equal(diff["legacy"], legacy_total * 2) and values_equal(diff["recomputed"], legacy_total)
+    assert "F3" in "\n".join(d["kind"] for d in report["discrepancies"])
