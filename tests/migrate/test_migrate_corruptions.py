@@ -162,3 +162,17 @@ async def test_f3_double_count_is_listed_as_a_discrepancy(sample_tree, memory_ta
     diff = row["differences"]["total_revenue_pln"]
     assert values_equal(diff["legacy"], legacy_total * 2) and values_equal(diff["recomputed"], legacy_total)
     assert "F3" in "\n".join(d["kind"] for d in report["discrepancies"])
+
+
+async def test_a_decision_in_a_single_file_and_an_ndjson_line_is_stored_once(tmp_path, sample_tree, memory_target):
+    tree = tmp_path / "both"
+    (tree / "out" / "energy_data").mkdir(parents=True)
+    rel = "out/energy_data/charging_decision_20251117_000005.json"
+    single = json.loads((sample_tree / rel).read_text())
+    (tree / rel).write_text(json.dumps(single, indent=2))
+    (tree / "out" / "charging_decision_20251117.json").write_text(json.dumps({**single, "decision_type": "charging"}) + "\n")
+    report = await migrate(MigrationOptions(source=f"json_legacy:{tree}", target=memory_target))
+    counts = report["per_kind"]["coordinator_decisions"]
+    assert (counts["read"], counts["duplicates"], counts["in_target"]) == (2, 1, 1)
+    (stored,) = (await read_everything(memory_target))["coordinator_decisions"]
+    assert stored.payload.get("decision_type") == "charging", "the composite-era line is read last and wins"
