@@ -115,3 +115,13 @@ class FakePse:
     def requests_for(self, day: _dt.date) -> int:
         """How many requests asked for ``day``."""
         return sum(day.isoformat() in p or day.isoformat() in p.replace("%27", "'") for p in self.requests)
+
+
+def closed_port_url() -> str:
+    """A loopback base URL where nothing listens (connections are refused)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/api"
