@@ -211,3 +211,19 @@ async def test_incomplete_stored_day_is_not_used(pse, storage):
         assert (await svc.ensure_day(TODAY)).origin == "pse"  # refetched, since storage had only part
     assert len(pse.requests) == requests + 1
     assert len(await stored(storage, TODAY)) == 96
+
+
+async def test_run_polls_until_stopped(pse, storage):
+    import asyncio
+
+    serve(pse, TODAY)
+    serve(pse, TOMORROW)
+    stop = asyncio.Event()
+
+    def clock():
+        stop.set()  # this one round is the last: refresh runs, then the wait ends at once
+        return local(TODAY, 13, 0)
+
+    async with PriceService(storage, prices_config(pse)) as svc:
+        await asyncio.wait_for(svc.run(stop, clock=clock), timeout=10)
+    assert len(await stored(storage, TODAY)) == 96 and len(await stored(storage, TOMORROW)) == 96

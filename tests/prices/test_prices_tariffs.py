@@ -173,3 +173,15 @@ def test_bad_tariff_config_names_the_key(section, message):
 
 def section_tariff(section: dict) -> str | None:
     return next((k for k in ("g12", "g13s") if k in section), None)
+
+
+def test_shipped_config_states_the_defaults():
+    from pathlib import Path
+
+    from gdpo.config import load_config
+
+    path = Path(__file__).resolve().parents[2] / "config" / "master_coordinator_config.yaml"
+    shipped, defaults = load_config(path, env={}), load_config({}, env={})
+    for section in ("prices", "tariffs"):
+        assert shipped.section(section) == defaults.section(section)
+        assert all(shipped.sources[k].startswith("file:") for k in shipped.leaf_paths if k.startswith(section))
