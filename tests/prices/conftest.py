@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
 
 import pytest
@@ -19,9 +20,19 @@ def pse():
     server.stop()
 
 
-@pytest.fixture
-def storage_config(memory_backend_registered):
-    """A ``data_storage`` mapping of a fresh store."""
+def _sqlite_backend_present() -> bool:
+    return importlib.util.find_spec("gdpo_sqlite.backend") is not None
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def storage_config(request, memory_backend_registered, tmp_path):
+    """A ``data_storage`` mapping of a fresh store: the in-memory reference backend, and a
+    real SQLite file once the SQLite backend is part of the tree."""
+    if request.param == "sqlite":
+        if not _sqlite_backend_present():
+            pytest.skip("the SQLite backend (gdpo_sqlite.backend) is not in this tree yet")
+        yield {"backend": "sqlite", "sqlite": {"path": str(tmp_path / "db" / "gdpo.db")}}
+        return
     store = f"prices-{uuid.uuid4()}"
     yield {"backend": "memory", "memory": {"store": store}}
     drop_store(store)
@@ -39,3 +50,10 @@ def prices_config(pse: FakePse, **prices) -> dict:
     section = {"pse_base_url": pse.base_url, "timeout_s": 2.0, "retries": 1, "retry_backoff_s": 0.01}
     section.update(prices)
     return {"prices": section}
+
+
+@pytest.fixture(autouse=True)
+def no_proxies(monkeypatch):
+    """Requests to the loopback stand-in must never be routed through a proxy."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
