@@ -227,3 +227,15 @@ async def test_run_polls_until_stopped(pse, storage):
     async with PriceService(storage, prices_config(pse)) as svc:
         await asyncio.wait_for(svc.run(stop, clock=clock), timeout=10)
     assert len(await stored(storage, TODAY)) == 96 and len(await stored(storage, TOMORROW)) == 96
+
+
+async def test_storage_outage_does_not_hide_prices(pse, storage_config, caplog):
+    serve(pse, TODAY)
+    async with open_storage(storage_config) as broken:
+        pass  # closed: every read and write now fails
+    async with PriceService(broken, prices_config(pse)) as svc:
+        with caplog.at_level(logging.ERROR, logger="gdpo.prices"):
+            day = await svc.ensure_day(TODAY)
+            q = await svc.current_price(local(TODAY, 9, 50))
+    assert len(day.quarters) == 96 and q.period_start == local(TODAY, 9, 45)
+    assert any("fetched but not stored" in r.getMessage() for r in caplog.records)

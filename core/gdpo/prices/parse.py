@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
+from collections import Counter
 from typing import Any, Iterable, Mapping
 
 from gdpo.prices.errors import IncompleteDayError, PseResponseError
@@ -93,7 +94,8 @@ def _row(index: int, row: Any, business_date: _dt.date, price_field: str, where:
     for name, value in (("period_utc", period_utc), ("period", period)):
         if value is not None:
             out["length"] = _period_length(value, f"{at}: {name}")
-            break
+            if out["length"] is not None:
+                break
     if row.get("dtime_utc") is not None:
         out["end_utc"] = _naive(row["dtime_utc"], f"{at}: dtime_utc", utc=True)
     elif period is not None:
@@ -106,15 +108,19 @@ def _row(index: int, row: Any, business_date: _dt.date, price_field: str, where:
     return out
 
 
-def _period_length(value: Any, at: str) -> int:
+def _period_length(value: Any, at: str) -> int | None:
+    """Minutes from the start to the end of 'HH:MM - HH:MM'; None when a DST change inside
+    the period makes the wall-clock length off by an hour (the length is then inferred)."""
     m = _PERIOD.match(value) if isinstance(value, str) else None
     if not m:
         raise PseResponseError(f"{at}: {value!r} is not 'HH:MM - HH:MM'")
     h1, m1, h2, m2 = (int(g) for g in m.groups())
     length = ((h2 * 60 + m2) - (h1 * 60 + m1)) % 1440
-    if length not in ALLOWED_LENGTHS:
-        raise PseResponseError(f"{at}: {value!r} is {length} minutes long; expected 15 or 60")
-    return length
+    if length in ALLOWED_LENGTHS:
+        return length
+    if any((length + shift) % 1440 in ALLOWED_LENGTHS for shift in (60, -60)):
+        return None
+    raise PseResponseError(f"{at}: {value!r} is {length} minutes long; expected 15 or 60")
 
 
 def _period_start(value: str, business_date: _dt.date, at: str) -> _dt.datetime:
@@ -158,13 +164,13 @@ def _published(row: Mapping[str, Any]) -> _dt.datetime | None:
 
 
 def _infer_length(parsed: list[dict[str, Any]], where: str) -> int:
-    """The period length of rows without a ``period``: the smallest step between their ends."""
-    if all(p["length"] for p in parsed):
-        return 15
-    ends = sorted({p["end_utc"] or p["local_end"].replace(tzinfo=UTC) for p in parsed
-                   if p["end_utc"] or p["local_end"]})
-    steps = {int((b - a).total_seconds() // 60) for a, b in zip(ends, ends[1:])}
-    steps.discard(0)
+    """The period length of rows whose own length is unknown: the most common length of the
+    other rows, else the smallest step between the rows' times."""
+    known = Counter(p["length"] for p in parsed if p["length"])
+    if known:
+        return known.most_common(1)[0][0]
+    times = sorted({p["end_utc"] or (p["local_end"] or p["local_start"]).replace(tzinfo=UTC) for p in parsed})
+    steps = {int((b - a).total_seconds() // 60) for a, b in zip(times, times[1:])}
     if not steps:
         return 15
     step = min(steps)
@@ -176,21 +182,26 @@ def _infer_length(parsed: list[dict[str, Any]], where: str) -> int:
 def _start_utc(p: dict[str, Any], length: int, seen: dict[_dt.datetime, int], where: str) -> _dt.datetime:
     if p["end_utc"] is not None:
         start = p["end_utc"] - _dt.timedelta(minutes=length)
-    else:
-        local = p["local_start"] or p["local_end"] - _dt.timedelta(minutes=length)
-        fold = seen.get(local, 0)
-        seen[local] = fold + 1
-        if fold > 1:
-            raise IncompleteDayError(f"{where}: row {p['index']}: local time {local:%Y-%m-%d %H:%M} "
-                                     f"appears more than twice")
-        start = local.replace(tzinfo=LOCAL_TZ, fold=fold).astimezone(UTC)
-        if to_local(start).replace(tzinfo=None) != local:
-            raise PseResponseError(f"{where}: row {p['index']}: local time {local:%Y-%m-%d %H:%M} "
-                                   f"does not exist (DST gap)")
+    elif p["local_start"] is not None:
+        start = _local_to_utc(p["local_start"], seen, p["index"], where)
+    else:  # the local END: to UTC first, so that a DST change inside the period is respected
+        start = _local_to_utc(p["local_end"], seen, p["index"], where) - _dt.timedelta(minutes=length)
     if start.minute % 15 or start.second or start.microsecond:
         raise PseResponseError(f"{where}: row {p['index']}: period start {start.isoformat()} "
                                f"is not on a quarter-hour")
     return start
+
+
+def _local_to_utc(local: _dt.datetime, seen: dict[_dt.datetime, int], index: int, where: str) -> _dt.datetime:
+    """A naive local time as UTC; a time seen before is its second (winter-time) occurrence."""
+    fold = seen.get(local, 0)
+    seen[local] = fold + 1
+    if fold > 1:
+        raise IncompleteDayError(f"{where}: row {index}: local time {local:%Y-%m-%d %H:%M} appears more than twice")
+    instant = local.replace(tzinfo=LOCAL_TZ, fold=fold).astimezone(UTC)
+    if to_local(instant).replace(tzinfo=None) != local:
+        raise PseResponseError(f"{where}: row {index}: local time {local:%Y-%m-%d %H:%M} does not exist (DST gap)")
+    return instant
 
 
 def _local_label(t: _dt.datetime) -> str:

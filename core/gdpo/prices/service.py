@@ -29,6 +29,7 @@ from gdpo.prices.sample import sample_day
 from gdpo.prices.settings import price_sections
 from gdpo.prices.tariffs import TariffConfig, minute_of_day, priced
 from gdpo.prices.timeline import QUARTER, days_touching, local_date, quarter_floor, to_local
+from gdpo.storage.errors import StorageError
 from gdpo.storage.facade import Storage
 from gdpo.storage.records import UTC
 
@@ -102,12 +103,7 @@ class PriceService:
 
     async def start(self, now: _dt.datetime | None = None) -> None:
         """Use the stored days (today, tomorrow) first, then fetch what is missing and due."""
-        now = now or utc_now()
-        today = local_date(now)
-        for day in (today, today + _dt.timedelta(days=1)):
-            for source in self.sources:
-                await self._known(source, day)
-        await self.refresh(now)
+        await self.refresh(now or utc_now())  # refresh looks in memory and storage before PSE
 
     # -- fetching ----------------------------------------------------------------------
     async def ensure_day(self, day: _dt.date, source: str = SOURCE_DAY_AHEAD) -> MarketDay:
@@ -116,7 +112,7 @@ class PriceService:
         stored from a bad response and what was known is kept); with ``simulate`` the SAMPLE
         day is returned instead of raising."""
         known = await self._known(source, day)
-        if known is not None and not known.is_sample:
+        if known is not None:
             return known
         try:
             return await self._fetch(source, day)
@@ -161,7 +157,10 @@ class PriceService:
         publication time of tomorrow's prices."""
         while not stop.is_set():
             now = clock()
-            await self.refresh(now)
+            try:
+                await self.refresh(now)
+            except StorageError as exc:  # storage trouble must not end the polling
+                log.error("price refresh could not use storage: %s", exc)
             local = to_local(now)
             publish = local.replace(hour=self.poll_from.hour, minute=self.poll_from.minute, second=0, microsecond=0)
             wait = self.poll_interval.total_seconds()
@@ -187,7 +186,11 @@ class PriceService:
                 log.error("%s prices for %s not fetched: %s (nothing stored; last good data %s)",
                           source, day, exc, kept)
                 raise
-            inserted = await store.save_day(self.storage, market, utc_now())
+            try:
+                inserted = await store.save_day(self.storage, market, utc_now())
+            except StorageError as exc:  # the prices are good: use them, say that they are not stored
+                inserted = 0
+                log.error("%s prices for %s fetched but not stored: %s (used from memory)", source, day, exc)
             self._days[key] = market
             self._errors.pop(key, None)
             self._next_try.pop(key, None)
@@ -198,7 +201,11 @@ class PriceService:
     async def _known(self, source: str, day: _dt.date) -> MarketDay | None:
         key = (source, day)
         if key not in self._days:
-            stored = await store.load_day(self.storage, day, source)
+            try:
+                stored = await store.load_day(self.storage, day, source)
+            except StorageError as exc:  # a storage outage must not hide prices PSE can give
+                log.error("stored %s prices for %s cannot be read: %s", source, day, exc)
+                return None
             if stored is None:
                 return None
             self._days[key] = stored
