@@ -239,3 +239,11 @@ async def test_storage_outage_does_not_hide_prices(pse, storage_config, caplog):
             q = await svc.current_price(local(TODAY, 9, 50))
     assert len(day.quarters) == 96 and q.period_start == local(TODAY, 9, 45)
     assert any("fetched but not stored" in r.getMessage() for r in caplog.records)
+
+
+async def test_naive_times_are_rejected(storage):
+    async with PriceService(storage, {"prices": {"pse_base_url": closed_port_url()}}) as svc:
+        with pytest.raises(ValueError, match="timezone-aware"):
+            await svc.prices_between(dt.datetime(2025, 11, 27, 10), dt.datetime(2025, 11, 27, 11))
+        with pytest.raises(ValueError, match="timezone-aware"):
+            await svc.current_price(dt.datetime(2025, 11, 27, 10))

@@ -28,7 +28,7 @@ from gdpo.prices.pse import PseClient
 from gdpo.prices.sample import sample_day
 from gdpo.prices.settings import price_sections
 from gdpo.prices.tariffs import TariffConfig, minute_of_day, priced
-from gdpo.prices.timeline import QUARTER, days_touching, local_date, quarter_floor, to_local
+from gdpo.prices.timeline import QUARTER, as_utc, days_touching, local_date, quarter_floor, to_local
 from gdpo.storage.errors import StorageError
 from gdpo.storage.facade import Storage
 from gdpo.storage.records import UTC
@@ -225,7 +225,7 @@ class PriceService:
         first, with market and final price (PLN/kWh) and tariff zone. Uses memory and
         storage only (no network); a day that is not known is missing from the list, or
         comes from the SAMPLE day (``is_sample``) with ``simulate``."""
-        start, end = start.astimezone(UTC), end.astimezone(UTC)
+        start, end = as_utc(start), as_utc(end)
         out: list[QuarterPrice] = []
         for day in days_touching(start, end):
             market = await self._known(SOURCE_DAY_AHEAD, day)

@@ -40,11 +40,16 @@ def to_local(instant: _dt.datetime) -> _dt.datetime:
     return instant.astimezone(LOCAL_TZ)
 
 
+def as_utc(instant: _dt.datetime) -> _dt.datetime:
+    """An aware datetime in UTC; a naive one is rejected (its timezone is never guessed)."""
+    if not isinstance(instant, _dt.datetime) or instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"expected a timezone-aware datetime, got {instant!r}")
+    return instant.astimezone(UTC)
+
+
 def quarter_floor(instant: _dt.datetime) -> _dt.datetime:
     """The UTC start of the quarter-hour containing ``instant`` (an aware datetime)."""
-    if instant.tzinfo is None or instant.utcoffset() is None:
-        raise ValueError(f"naive datetime {instant.isoformat()} (timezone required)")
-    t = instant.astimezone(UTC)
+    t = as_utc(instant)
     return t.replace(minute=t.minute - t.minute % 15, second=0, microsecond=0)
 
 
