@@ -124,3 +124,11 @@ def test_subprocess_unreachable_pse(tmp_path):
     assert proc.returncode == 1
     assert "Error: prices for 2025-11-27:" in proc.stderr and "cannot connect" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_bad_tariff_config_is_a_usage_error(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"tariffs": {"g12": {"peak_hours": [["07:00", "31:00"]]}}}))
+    result = CliRunner().invoke(cli, ["prices", "--sample", "--config", str(path)])
+    assert result.exit_code == 2
+    assert "tariffs.g12.peak_hours: '31:00' is not a time of day" in result.output
