@@ -7,9 +7,11 @@ import uuid
 
 import pytest
 
-from gdpo.storage import open_storage
+from gdpo.prices import pse as pse_module
+from gdpo.prices import settings
+from gdpo.storage import Option, open_storage
 from gdpo.storage.memory import drop_store
-from prices.pse_fake import FakePse
+from prices.pse_fake import FakePse, closed_port_url
 
 
 @pytest.fixture
@@ -53,7 +55,12 @@ def prices_config(pse: FakePse, **prices) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def no_proxies(monkeypatch):
-    """Requests to the loopback stand-in must never be routed through a proxy."""
+def loopback_only(monkeypatch):
+    """Price tests talk to loopback only: no proxy, and the default PSE URL (the public API)
+    is replaced by a loopback port where nothing listens, so a forgotten URL fails fast."""
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
+    guard = closed_port_url()
+    monkeypatch.setitem(settings.PRICES_SCHEMA, "pse_base_url", Option("str", guard, "test guard"))
+    monkeypatch.setattr(settings, "PSE_PUBLIC_API_URL", guard)
+    monkeypatch.setattr(pse_module, "PSE_PUBLIC_API_URL", guard)

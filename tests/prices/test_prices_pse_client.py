@@ -118,3 +118,10 @@ async def test_timeout_is_unreachable():
         async with client(f"http://127.0.0.1:{port}/api", retries=0, timeout_s=0.3) as c:
             with pytest.raises(PseUnreachableError, match="no answer within the timeout"):
                 await c.fetch_rows("csdac-pln", D)
+
+
+def test_default_url_is_guarded_in_tests():
+    from gdpo.prices.settings import price_sections
+
+    assert price_sections()[0]["pse_base_url"].startswith("http://127.0.0.1:")
+    assert PseClient().base_url.startswith("http://127.0.0.1:")

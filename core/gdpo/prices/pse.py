@@ -45,10 +45,10 @@ class PseClient:
     client talks HTTP to ``base_url``.
     """
 
-    def __init__(self, base_url: str = PSE_PUBLIC_API_URL, *, timeout_s: float = 10.0, retries: int = 3,
+    def __init__(self, base_url: str | None = None, *, timeout_s: float = 10.0, retries: int = 3,
                  retry_backoff_s: float = 2.0, max_pages: int = 20,
                  transport: httpx.AsyncBaseTransport | None = None):
-        self.base_url = base_url.rstrip("/")
+        self.base_url = (base_url or PSE_PUBLIC_API_URL).rstrip("/")
         self.retries = retries
         self.retry_backoff_s = retry_backoff_s
         self.max_pages = max_pages
@@ -59,7 +59,7 @@ class PseClient:
     @classmethod
     def from_config(cls, prices: Mapping[str, Any]) -> "PseClient":
         """A client configured from the ``prices`` config section."""
-        return cls(prices.get("pse_base_url") or PSE_PUBLIC_API_URL,
+        return cls(prices.get("pse_base_url"),
                    timeout_s=prices.get("timeout_s", 10.0), retries=prices.get("retries", 3),
                    retry_backoff_s=prices.get("retry_backoff_s", 2.0), max_pages=prices.get("max_pages", 20))
 
