@@ -44,7 +44,8 @@ def parse_day(rows: Iterable[Any], business_date: _dt.date, source: str) -> Mark
     where = f"{source} {business_date}"
     parsed = [_row(i, row, business_date, price_field, where) for i, row in enumerate(rows)]
     if not parsed:
-        raise IncompleteDayError(f"{where}: no prices published (empty response)",
+        raise IncompleteDayError(f"{where}: no prices published yet (empty response; PSE publishes the "
+                                 f"next day around 12:45 local time)",
                                  missing=len(day_quarter_starts(business_date)))
     default_length = _infer_length(parsed, where)
     seen_local: dict[_dt.datetime, int] = {}
