@@ -1,17 +1,13 @@
-"""Fixtures of the price tests: a loopback PSE stand-in and a real Storage."""
+"""Fixtures of the price tests: a loopback PSE stand-in and a real Storage (SQLite files)."""
 
 from __future__ import annotations
-
-import importlib.util
-import uuid
 
 import pytest
 
 from gdpo.prices import pse as pse_module
 from gdpo.prices import settings
 from gdpo.storage import Option, open_storage
-from gdpo.storage.memory import drop_store
-from prices.pse_fake import FakePse, closed_port_url
+from tests.prices.pse_fake import FakePse, closed_port_url
 
 
 @pytest.fixture
@@ -22,22 +18,10 @@ def pse():
     server.stop()
 
 
-def _sqlite_backend_present() -> bool:
-    return importlib.util.find_spec("gdpo_sqlite.backend") is not None
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def storage_config(request, memory_backend_registered, tmp_path):
-    """A ``data_storage`` mapping of a fresh store: the in-memory reference backend, and a
-    real SQLite file once the SQLite backend is part of the tree."""
-    if request.param == "sqlite":
-        if not _sqlite_backend_present():
-            pytest.skip("the SQLite backend (gdpo_sqlite.backend) is not in this tree yet")
-        yield {"backend": "sqlite", "sqlite": {"path": str(tmp_path / "db" / "gdpo.db")}}
-        return
-    store = f"prices-{uuid.uuid4()}"
-    yield {"backend": "memory", "memory": {"store": store}}
-    drop_store(store)
+@pytest.fixture
+def storage_config(tmp_path):
+    """A ``data_storage`` mapping of a fresh, real SQLite file."""
+    return {"backend": "sqlite", "sqlite": {"path": str(tmp_path / "db" / "gdpo.db")}}
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from gdpo.cli import cli
 from gdpo.prices.timeline import LOCAL_TZ
-from prices.pse_fake import closed_port_url, quarter_rows
+from tests.prices.pse_fake import closed_port_url, quarter_rows
 
 D = dt.date(2025, 11, 27)
 

@@ -8,7 +8,7 @@ import pytest
 
 from gdpo.prices import IncompleteDayError, PseResponseError, parse_day
 from gdpo.prices.timeline import LOCAL_TZ, to_local
-from prices.pse_fake import hourly_rows, quarter_rows
+from tests.prices.pse_fake import hourly_rows, quarter_rows
 
 UTC = dt.timezone.utc
 D = dt.date(2025, 9, 6)

@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from gdpo.prices import PseClient, PseResponseError, PseUnreachableError, parse_day
-from prices.pse_fake import quarter_rows
+from tests.prices.pse_fake import quarter_rows
 
 D = dt.date(2025, 9, 6)
 

@@ -12,8 +12,8 @@ import pytest
 from gdpo.prices import NoPriceError, PriceError, PriceService, final_price
 from gdpo.prices.timeline import LOCAL_TZ, day_bounds_utc
 from gdpo.storage import open_storage
-from prices.conftest import prices_config
-from prices.pse_fake import closed_port_url, quarter_rows
+from tests.prices.conftest import prices_config
+from tests.prices.pse_fake import closed_port_url, quarter_rows
 
 UTC = dt.timezone.utc
 TODAY = dt.date(2025, 11, 27)          # a Thursday
