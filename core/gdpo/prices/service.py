@@ -182,9 +182,8 @@ class PriceService:
                 market = parse_day(rows, day, source)
             except PriceError as exc:
                 self._errors[key] = str(exc)
-                kept = "kept" if any(k[0] == source for k in self._days) else "none known"
-                log.error("%s prices for %s not fetched: %s (nothing stored; last good data %s)",
-                          source, day, exc, kept)
+                kept = "last good data kept" if any(k[0] == source for k in self._days) else "no earlier prices known"
+                log.error("%s prices for %s not fetched: %s (nothing stored; %s)", source, day, exc, kept)
                 raise
             try:
                 inserted = await store.save_day(self.storage, market, utc_now())
