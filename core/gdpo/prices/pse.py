@@ -130,7 +130,8 @@ class PseClient:
             raise _Retryable(PseUnreachableError(f"{_show(url)}: no answer within the timeout "
                                                  f"({type(exc).__name__})")) from None
         except httpx.TransportError as exc:
-            raise _Retryable(PseUnreachableError(f"{_show(url)}: cannot connect: {exc or type(exc).__name__}")) from None
+            reason = str(exc) or type(exc).__name__
+            raise _Retryable(PseUnreachableError(f"{_show(url)}: cannot connect: {reason}")) from None
         status = response.status_code
         if status in RETRY_STATUSES:
             raise _Retryable(PseResponseError(f"{_show(url)}: HTTP {status} {response.reason_phrase}"))
