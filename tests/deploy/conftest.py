@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from deploy_support import APP_DIR, REPO, Dockerfile, Installation, parse_dockerfile, run_install
+from tests.deploy.deploy_support import APP_DIR, REPO, Dockerfile, Installation, parse_dockerfile, run_install
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from deploy_support import REPO
+from tests.deploy.deploy_support import REPO
 
 
 def run_all(cwd, *args: str) -> str:

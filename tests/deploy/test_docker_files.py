@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from deploy_support import APP_DIR, DATA_DIR, REPO, cli_has_command
+from tests.deploy.deploy_support import APP_DIR, DATA_DIR, REPO, cli_has_command
 
 from gdpo.config import load_config
 

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from deploy_support import APP_DIR, DATA_DIR, REPO, UNIT_NAME, cli_has_command, run_install, shell_words
+from tests.deploy.deploy_support import APP_DIR, DATA_DIR, REPO, UNIT_NAME, cli_has_command, run_install, shell_words
 
 
 def mode(path) -> int:
