@@ -53,6 +53,7 @@ class Faults:
     drop_every: silently drop every Nth request (0: never). delay_s: answer late.
     silent: answer nothing. exception_code: answer every request (or only those touching
     ``exception_registers``) with this Modbus exception. frozen: the values stop changing.
+    ignore_writes: writes are echoed (so the client sees success) but not applied.
     """
 
     drop_every: int = 0
@@ -61,6 +62,7 @@ class Faults:
     exception_code: int | None = None
     exception_registers: tuple[int, int] | None = None   # [first, last] register range
     frozen: bool = False
+    ignore_writes: bool = False
 
     def exception_for(self, request: ModbusRequest) -> int | None:
         """The injected exception code for ``request``, if any."""
@@ -170,6 +172,8 @@ class SimulatedInverter:
             if request.function in (WRITE_SINGLE, WRITE_MULTIPLE):
                 self.update()
                 self.image.check_write(request.address, request.values)
+                if self.faults.ignore_writes:
+                    return None
                 self.image.set(request.address, list(request.values))
                 self.write_log.append(WriteLogEntry(self._sim_time, dt.datetime.now(UTC), request.function,
                                                     request.address, tuple(request.values)))

@@ -1,0 +1,128 @@
+"""EnhancedDataCollector: the goodwe library reads the simulator, records land in a real Storage."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+
+import pytest
+
+from gdpo.coordinator.collector import EnhancedDataCollector
+from gdpo.inverter.gateway import InverterGateway
+from gdpo.storage import open_storage
+from gdpo.storage.memory import drop_store
+from tests.inverter.conftest import SUMMER_NOON, make_device
+
+FAR_PAST = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+FAR_FUTURE = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+async def storage(memory_backend_registered):
+    store = f"collector-{uuid.uuid4()}"
+    async with open_storage({"backend": "memory", "memory": {"store": store}}) as storage:
+        yield storage
+    drop_store(store)
+
+
+def gateway_for(server, **kwargs) -> InverterGateway:
+    options = {"timeout": 0.1, "retries": 1, "backoff_initial_s": 0.01, "backoff_max_s": 0.05, **kwargs}
+    return InverterGateway(*server.address, **options)
+
+
+async def test_collector_stores_n_records_with_gdpo_signs(serve, storage):
+    server = await serve(make_device(start=SUMMER_NOON, speed=600, seed=5, initial_soc_pct=40), "udp")
+    gw = gateway_for(server)
+    await gw.charge(90, 60)                          # battery charges: goodwe says negative power
+    prices = lambda ts: (0.55, "peak")
+    collector = EnhancedDataCollector(storage, gw, interval_s=0.02, price_source=prices)
+    await collector.run(iterations=5)
+    rows = await storage.read("energy_data", FAR_PAST, FAR_FUTURE)
+    assert len(rows) == 5
+    assert [r.ts for r in rows] == sorted({r.ts for r in rows})
+    for row in rows:
+        assert row.battery_power_w > 0               # charging is positive in gdpo
+        assert row.house_consumption_w == pytest.approx(row.pv_power_w - row.battery_power_w + row.grid_power_w)
+        assert row.grid_import_total_kwh > 6000 and row.grid_export_total_kwh > 3000
+        assert row.house_consumption_total_kwh > 12000
+        assert row.pv_energy_today_kwh is not None
+        assert row.price_pln_kwh == 0.55 and row.tariff_zone == "peak"
+        assert row.payload["inverter_serial"] == "9010KETU214W0001"
+        assert "battery_charge_today_kwh" in row.payload
+    assert rows[-1].house_consumption_total_kwh >= rows[0].house_consumption_total_kwh
+    current = collector.get_current_data()
+    assert current["ts"] == rows[-1].ts and current["state"] == "monitoring"
+    assert current["battery_soc_pct"] == rows[-1].battery_soc_pct
+    states = await storage.read("system_state", FAR_PAST, FAR_FUTURE)
+    assert [s.state for s in states] == ["monitoring"]
+
+
+async def test_save_data_to_db_writes_one_record_once(serve, storage):
+    server = await serve(make_device(), "udp")
+    collector = EnhancedDataCollector(storage, gateway_for(server), interval_s=60)
+    assert collector.get_current_data() is None
+    assert await collector.save_data_to_db() is None
+    record = await collector.collect_once()
+    assert record is not None
+    assert await collector.save_data_to_db() is None   # already stored by collect_once
+    latest = await storage.latest("energy_data")
+    assert latest.ts == record.ts and latest.battery_soc_pct == 50.0
+
+
+async def test_unanswering_inverter_is_degraded_then_monitoring(serve, storage):
+    server = await serve(make_device(), "udp")
+    gw = gateway_for(server)
+    collector = EnhancedDataCollector(storage, gw, interval_s=0.02)
+    assert await collector.collect_once() is not None
+    server.device.faults.silent = True
+    for _ in range(3):
+        assert await collector.collect_once() is None   # no crash, no record
+        await asyncio.sleep(0.02)
+    assert collector.state == "degraded"
+    assert collector.get_current_data()["state"] == "degraded"
+    server.device.faults.silent = False
+    await asyncio.sleep(0.06)                           # past the gateway's backoff
+    assert await collector.collect_once() is not None
+    states = await storage.read("system_state", FAR_PAST, FAR_FUTURE)
+    assert [s.state for s in states] == ["monitoring", "degraded", "monitoring"]
+    degraded = states[1]
+    assert "did not answer" in degraded.last_error and server.address[0] in degraded.last_error
+    assert degraded.metrics["consecutive_failures"] == 1
+    rows = await storage.read("energy_data", FAR_PAST, FAR_FUTURE)
+    assert len(rows) == 2
+
+
+async def test_loop_survives_an_outage_and_stops_cleanly(serve, storage):
+    server = await serve(make_device(), "tcp")
+    collector = EnhancedDataCollector(storage, gateway_for(server), interval_s=0.03)
+    task = collector.start()
+    await asyncio.sleep(0.1)
+    server.device.faults.silent = True
+    await asyncio.sleep(0.4)
+    server.device.faults.silent = False
+    await asyncio.sleep(0.3)
+    await collector.stop()
+    assert task.done() and not task.cancelled()
+    states = [s.state for s in await storage.read("system_state", FAR_PAST, FAR_FUTURE)]
+    assert states[:3] == ["monitoring", "degraded", "monitoring"]
+    assert collector.records_written == len(await storage.read("energy_data", FAR_PAST, FAR_FUTURE)) >= 4
+
+
+async def test_every_third_packet_dropped_collector_keeps_monitoring(serve, storage):
+    server = await serve(make_device(), "udp")
+    server.device.faults.drop_every = 3
+    collector = EnhancedDataCollector(storage, gateway_for(server, retries=3), interval_s=0.01)
+    await collector.run(iterations=4)
+    assert collector.state == "monitoring"
+    assert len(await storage.read("energy_data", FAR_PAST, FAR_FUTURE)) == 4
+
+
+def test_collector_from_config_uses_interval(memory_backend_registered):
+    from gdpo.config import load_config
+
+    cfg = load_config({"collector": {"interval_s": 15}})
+    collector = EnhancedDataCollector.from_config(None, InverterGateway("127.0.0.1"), cfg)
+    assert collector.interval_s == 15.0
+    with pytest.raises(ValueError):
+        EnhancedDataCollector(None, InverterGateway("127.0.0.1"), interval_s=0)
