@@ -155,9 +155,13 @@ class Plant:
             if st.battery_temp_c < 0 or st.battery_temp_c > 53:
                 limit = 0.0
             room_wh = max(0.0, (ceiling - st.soc_pct) / 100 * capacity_wh)
+            if room_wh < 1.0:   # full: the BMS stops charging
+                return 0.0
             limit = min(limit, room_wh / cfg.charge_efficiency * 3600 / dt_s)
             return -min(-battery_w, limit)
         available_wh = max(0.0, (st.soc_pct - floor) / 100 * capacity_wh)
+        if available_wh < 1.0:   # at the floor: the inverter stops discharging
+            return 0.0
         limit = min(cfg.max_discharge_w, available_wh * cfg.discharge_efficiency * 3600 / dt_s)
         return min(battery_w, limit)
 
