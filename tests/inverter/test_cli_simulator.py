@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from gdpo.cli import cli
-from tests.inverter.conftest import FAST, next_udp_host
+from inverter_helpers import FAST, next_udp_host
 
 
 def start(*args: str) -> tuple[subprocess.Popen, str]:

@@ -12,7 +12,7 @@ from gdpo.coordinator.collector import EnhancedDataCollector
 from gdpo.inverter.gateway import InverterGateway
 from gdpo.storage import open_storage
 from gdpo.storage.memory import drop_store
-from tests.inverter.conftest import SUMMER_NOON, make_device
+from inverter_helpers import SUMMER_NOON, make_device
 
 FAR_PAST = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 FAR_FUTURE = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
