@@ -19,11 +19,11 @@ import logging
 import struct
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable
 
 import goodwe
 from goodwe import EMSMode, InverterError, OperationMode
-from goodwe.exceptions import RequestFailedException, RequestRejectedException
+from goodwe.exceptions import RequestRejectedException
 
 from gdpo.inverter.snapshot import InverterSnapshot, snapshot_from_sensors
 

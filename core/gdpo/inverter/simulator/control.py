@@ -102,7 +102,7 @@ class Decision:
 
 
 def decide(settings: Settings, *, pv_w: float, load_w: float, soc_pct: float, local: dt.datetime,
-           rated_power_w: float, max_charge_w: float, max_discharge_w: float) -> Decision:
+           rated_power_w: float, max_charge_w: float) -> Decision:
     """The battery setpoint for these settings and this moment, before battery limits."""
     surplus = pv_w - load_w
     if settings.ems_mode not in EMS_AUTO:

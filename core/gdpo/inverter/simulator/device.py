@@ -153,8 +153,7 @@ class SimulatedInverter:
 
         def decision(*, pv_w, load_w, soc_pct):
             return decide(settings, pv_w=pv_w, load_w=load_w, soc_pct=soc_pct, local=local,
-                          rated_power_w=self.identity.rated_power_w, max_charge_w=pc.max_charge_w,
-                          max_discharge_w=pc.max_discharge_w)
+                          rated_power_w=self.identity.rated_power_w, max_charge_w=pc.max_charge_w)
 
         self.plant.step(self._sim_time, local, dt_s, decision, export_limit_w=settings.export_limit_w,
                         soc_floor_pct=settings.soc_floor_pct, soc_ceiling_pct=settings.soc_ceiling_pct)

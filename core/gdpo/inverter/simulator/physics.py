@@ -124,7 +124,7 @@ class Plant:
     def step(self, when_utc: dt.datetime, local: dt.datetime, dt_s: float, decide, *,
              export_limit_w: float | None, soc_floor_pct: float, soc_ceiling_pct: float) -> None:
         """Advance ``dt_s`` seconds ending at ``when_utc``: environment, decision, limits, balance, counters."""
-        cfg, st = self.config, self.state
+        st = self.state
         self._roll_day(local.date())
         self._advance_weather(dt_s)
         pv = self.pv_available_w(when_utc)
