@@ -11,6 +11,7 @@ import pytest
 from gdpo.coordinator.collector import EnhancedDataCollector
 from gdpo.inverter.gateway import InverterGateway
 from gdpo.storage import open_storage
+from gdpo.storage.errors import StorageError
 from gdpo.storage.memory import drop_store
 from inverter_helpers import SUMMER_NOON, make_device
 
@@ -116,6 +117,21 @@ async def test_every_third_packet_dropped_collector_keeps_monitoring(serve, stor
     await collector.run(iterations=4)
     assert collector.state == "monitoring"
     assert len(await storage.read("energy_data", FAR_PAST, FAR_FUTURE)) == 4
+
+
+async def test_readings_survive_a_storage_outage(serve, storage):
+    server = await serve(make_device(), "udp")
+    collector = EnhancedDataCollector(storage, gateway_for(server), interval_s=60)
+    backend = storage.backends["memory"]
+    await backend.close()                            # the database goes away
+    for _ in range(2):
+        with pytest.raises(StorageError):
+            await collector.collect_once()
+    assert collector.unsaved == 2 and collector.get_current_data() is not None
+    await backend.open()                             # and comes back
+    await collector.collect_once()
+    rows = await storage.read("energy_data", FAR_PAST, FAR_FUTURE)
+    assert len(rows) == 3 and collector.unsaved == 0 and collector.records_written == 3
 
 
 def test_collector_from_config_uses_interval(memory_backend_registered):

@@ -54,8 +54,9 @@ def test_unreadable_values_are_none_never_zero():
     assert snap.energy_fields()["house_consumption_w"] is None
 
 
-async def test_charge_writes_only_on_change_and_reads_back(serve):
-    server = await serve(make_device(), "udp")
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+async def test_charge_writes_only_on_change_and_reads_back(serve, transport):
+    server = await serve(make_device(), transport)
     gw = gateway_for(server)
     sim = server.device
     assert await gw.charge(80, 50) is True

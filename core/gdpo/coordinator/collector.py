@@ -4,6 +4,8 @@ one ``energy_data`` record per reading through the process's ``Storage``.
 * the latest reading stays in memory (:meth:`EnhancedDataCollector.get_current_data`);
 * every reading is written with ``storage.write("energy_data", record)`` (one record per call;
   batching belongs to the storage write pipeline), :meth:`save_data_to_db` being that write;
+  readings a failing storage did not take are kept (up to ``max_unsaved``, oldest dropped
+  first) and written, oldest first, on the next save;
 * an inverter that does not answer marks the system ``degraded`` (a ``system_state`` record)
   and the collector carries on; the first good reading after that records ``monitoring``.
 
@@ -13,6 +15,7 @@ Signs are gdpo's (grid > 0 import, battery > 0 charging): the gateway converted 
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import inspect
 import logging
@@ -38,7 +41,7 @@ class EnhancedDataCollector:
     """Polls the inverter gateway and writes ``energy_data`` records (see the module docstring)."""
 
     def __init__(self, storage, gateway: InverterGateway, *, interval_s: float = 60.0,
-                 price_source: PriceSource | None = None, monotonic: Callable[[], float] = time.monotonic,
+                 price_source: PriceSource | None = None, max_unsaved: int = 1440, monotonic: Callable[[], float] = time.monotonic,
                  now: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC)):
         if interval_s <= 0:
             raise ValueError(f"collector interval_s must be > 0, got {interval_s}")
@@ -55,7 +58,7 @@ class EnhancedDataCollector:
         self.records_written = 0
         self._current: Record | None = None
         self._current_at: float | None = None
-        self._unsaved: Record | None = None
+        self._unsaved: collections.deque[Record] = collections.deque(maxlen=max_unsaved)
         self._task: asyncio.Task | None = None
         self._stop = asyncio.Event()
 
@@ -85,7 +88,11 @@ class EnhancedDataCollector:
         if price is not None:
             fields["price_pln_kwh"], fields["tariff_zone"] = price
         record = make_record("energy_data", {**fields, "payload": payload})
-        self._current, self._current_at, self._unsaved = record, self._monotonic(), record
+        self._current, self._current_at = record, self._monotonic()
+        if len(self._unsaved) == self._unsaved.maxlen:
+            log.error("storage has not taken %d readings; dropping the oldest (%s)", len(self._unsaved),
+                      self._unsaved[0].ts.isoformat())
+        self._unsaved.append(record)
         self.readings += 1
         self.consecutive_failures = 0
         if self.state != MONITORING:
@@ -134,14 +141,21 @@ class EnhancedDataCollector:
         data["state"] = self.state
         return data
 
+    @property
+    def unsaved(self) -> int:
+        """Readings not yet taken by storage."""
+        return len(self._unsaved)
+
     async def save_data_to_db(self) -> WriteResult | None:
-        """Write the latest reading if it is not stored yet (one record, one ``storage.write``)."""
-        record = self._unsaved
-        if record is None:
-            return None
-        result = await self.storage.write("energy_data", record)
-        self._unsaved = None
-        self.records_written += 1
+        """Write the readings not stored yet, oldest first, one ``storage.write`` per record.
+
+        Returns the last write's result (None when nothing was pending); a storage error
+        propagates and the unwritten readings stay pending."""
+        result = None
+        while self._unsaved:
+            result = await self.storage.write("energy_data", self._unsaved[0])
+            self._unsaved.popleft()
+            self.records_written += 1
         return result
 
     # -- the loop -----------------------------------------------------------------------
@@ -178,5 +192,5 @@ class EnhancedDataCollector:
         if self._task is not None:
             await self._task
             self._task = None
-        if self._unsaved is not None:
+        if self._unsaved:
             await self.save_data_to_db()
