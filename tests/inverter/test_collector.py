@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import importlib.util
 import uuid
 
 import pytest
@@ -19,12 +20,21 @@ FAR_PAST = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 FAR_FUTURE = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
 
 
-@pytest.fixture
-async def storage(memory_backend_registered):
-    store = f"collector-{uuid.uuid4()}"
-    async with open_storage({"backend": "memory", "memory": {"store": store}}) as storage:
+SQLITE_READY = importlib.util.find_spec("gdpo_sqlite.backend") is not None
+
+
+@pytest.fixture(params=["memory", pytest.param("sqlite", marks=pytest.mark.skipif(
+    not SQLITE_READY, reason="the SQLite backend is not on this branch yet"))])
+async def storage(request, memory_backend_registered, tmp_path):
+    """A real Storage: the in-memory reference backend, and a SQLite file once that backend exists."""
+    if request.param == "sqlite":
+        config = {"backend": "sqlite", "sqlite": {"path": str(tmp_path / "gdpo.db")}}
+    else:
+        config = {"backend": "memory", "memory": {"store": f"collector-{uuid.uuid4()}"}}
+    async with open_storage(config) as storage:
         yield storage
-    drop_store(store)
+    if request.param == "memory":
+        drop_store(config["memory"]["store"])
 
 
 def gateway_for(server, **kwargs) -> InverterGateway:
@@ -122,7 +132,7 @@ async def test_every_third_packet_dropped_collector_keeps_monitoring(serve, stor
 async def test_readings_survive_a_storage_outage(serve, storage):
     server = await serve(make_device(), "udp")
     collector = EnhancedDataCollector(storage, gateway_for(server), interval_s=60)
-    backend = storage.backends["memory"]
+    backend = next(iter(storage.backends.values()))
     await backend.close()                            # the database goes away
     for _ in range(2):
         with pytest.raises(StorageError):
