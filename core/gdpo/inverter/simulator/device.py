@@ -118,6 +118,8 @@ class SimulatedInverter:
                            battery_voltage_v=pc.nominal_voltage_v,
                            max_current_a=pc.max_charge_w / pc.nominal_voltage_v)
         self._sim_time = self.clock.now()
+        self._settings: Settings | None = None
+        self._settings_version = -1
         self._publish()
 
     # -- time -------------------------------------------------------------------------
@@ -147,7 +149,10 @@ class SimulatedInverter:
             self._publish()
 
     def _step(self, dt_s: float) -> None:
-        settings = Settings.from_image(self.image)
+        if self._settings is None or self._settings_version != self.image.version:
+            self._settings = Settings.from_image(self.image)   # decoded again only after a change
+            self._settings_version = self.image.version
+        settings = self._settings
         local = self._sim_time.astimezone(self.tz)
         pc = self.config.plant
 

@@ -141,6 +141,7 @@ class RegisterImage:
 
     def __init__(self) -> None:
         self._regs: dict[int, int] = {}
+        self.version = 0   # changes with every set(), so decoded views know when to refresh
 
     def get(self, address: int) -> int:
         """One register (0 when never set)."""
@@ -156,6 +157,7 @@ class RegisterImage:
             values = [values]
         for i, v in enumerate(values):
             self._regs[address + i] = v & 0xFFFF
+        self.version += 1
 
     def read(self, address: int, count: int) -> list[int]:
         """``count`` registers from ``address``; ILLEGAL DATA ADDRESS outside a readable block."""
