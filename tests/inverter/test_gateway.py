@@ -10,8 +10,8 @@ import pytest
 from goodwe import OperationMode
 
 from gdpo.config import load_config
-from gdpo.inverter.gateway import (CommandNotApplied, InverterGateway, InverterRejected, InverterUnavailable,
-                                   encode_schedule)
+from gdpo.inverter.gateway import (CommandNotApplied, InverterGateway, InverterGatewayError, InverterRejected,
+                                   InverterUnavailable, encode_schedule)
 from gdpo.inverter.simulator import registers as r
 from gdpo.inverter.snapshot import snapshot_from_sensors
 from inverter_helpers import FAST, make_device
@@ -143,6 +143,16 @@ async def test_connect_failure_names_the_inverter():
     gw = InverterGateway("127.0.0.1", 9, timeout=0.1, retries=0, backoff_initial_s=10)
     with pytest.raises(InverterUnavailable, match=r"127\.0\.0\.1:9.*ET"):
         await gw.connect()
+
+
+async def test_undecodable_setting_is_a_gateway_error(serve):
+    server = await serve(make_device(), "udp")
+    server.device.image.set(r.REG_WORK_MODE, 3)
+    server.device.image.set(47547, [0x6300, 0, 0xFF7F, 0, 0, 0])    # start hour 99: not a time
+    gw = gateway_for(server)
+    with pytest.raises(InverterGatewayError, match="invalid value"):
+        await gw.charge(80, 50)
+    assert (await gw.read_snapshot()).battery_soc_pct == 50.0        # readings are unaffected
 
 
 def test_gateway_from_config():

@@ -185,6 +185,9 @@ class InverterGateway:
             except (InverterError, OSError) as exc:
                 self._failed(exc)
                 raise InverterUnavailable(f"inverter {self.name} did not answer {what}: {self.last_error}") from None
+            except ValueError as exc:   # the library could not decode what the inverter holds
+                self.last_error = f"{what}: {exc}"
+                raise InverterGatewayError(f"inverter {self.name} returned an invalid value for {what}: {exc}") from None
             self._succeeded()
             return result
 
