@@ -10,7 +10,8 @@ Standard library only. Typical use (tests, ``gdpo run --simulate``, ``gdpo simul
         sim.write_log                      # every accepted write
 
 Modules: ``frames`` (wire formats), ``registers`` (address map and encoders), ``control``
-(what the settings make the inverter do), ``physics`` (PV, load, battery, grid),
+(what the settings make the inverter do), ``physics`` (PV, load, battery, grid), ``publish``
+(plant state into registers),
 ``device`` (the inverter as registers, clock, faults, write log), ``server`` (UDP and TCP).
 """
 

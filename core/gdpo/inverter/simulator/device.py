@@ -19,6 +19,7 @@ from gdpo.inverter.simulator.control import Settings, decide
 from gdpo.inverter.simulator.frames import (ILLEGAL_FUNCTION, READ_HOLDING, WRITE_MULTIPLE, WRITE_SINGLE,
                                             ModbusError, ModbusRequest)
 from gdpo.inverter.simulator.physics import Plant, PlantConfig
+from gdpo.inverter.simulator.publish import publish
 
 UTC = dt.timezone.utc
 STEP_S = 10.0   # largest physics step, simulated seconds
@@ -202,55 +203,4 @@ class SimulatedInverter:
     # -- register publishing -----------------------------------------------------------
     def _publish(self) -> None:
         """Write the plant state into the runtime, meter and battery blocks."""
-        st = self.plant.state
-        local = self._sim_time.astimezone(self.tz)
-        img = self.image
-        pv = int(round(st.pv_w))
-        ppv1 = int(round(pv * 0.55))
-        ppv2 = pv - ppv1
-        battery = int(round(st.battery_w))
-        load = int(round(st.load_w))
-        grid = pv + battery - load   # balances exactly: house_consumption == load
-        vgrid = self.config.plant.grid_voltage_v
-        inverter_out = pv + battery
-        vpv = 380.0 if pv > 0 else 0.0
-        img.set(35100, r.timestamp(local))
-        img.set(35103, [r.u16(vpv * 10), r.u16(ppv1 / vpv * 10) if vpv else 0] + r.u32(ppv1))
-        img.set(35107, [r.u16(vpv * 10 * 0.97), r.u16(ppv2 / vpv * 10) if vpv else 0] + r.u32(ppv2))
-        img.set(35119, [0, 0x0202 if pv > 0 else 0x0101])
-        for phase, base in enumerate((35121, 35126, 35131)):
-            p = inverter_out / 3
-            img.set(base, [r.u16(vgrid * 10), r.u16(abs(p) / vgrid * 10), 5000, 0, r.s16(p)])
-        img.set(35136, [1, 0, r.s16(inverter_out), 0, r.s16(grid), 0, 0, 0, r.u16(abs(inverter_out))])
-        for base in (35145, 35151, 35157):
-            img.set(base, [r.u16(vgrid * 10), 0, 5000, 0, 0, 0])
-        img.set(35164, [r.s16(load / 3), 0, r.s16(load / 3), 0, r.s16(load - 2 * round(load / 3)), 0, 0, 0,
-                        r.s16(load), 0])
-        img.set(35174, [r.s16(350 + abs(inverter_out) / 100), r.s16(400), r.s16(380), 0, 3800, 1900])
-        vbat = st.battery_voltage_v
-        mode = 1 if battery == 0 else (2 if battery > 0 else 3)
-        img.set(35180, [r.u16(vbat * 10), r.s16(st.battery_current_a * 10)] + r.s32(battery))
-        img.set(35184, [mode, 0, 128, 1, img.get(r.REG_WORK_MODE), 0, 0])
-        tot, day = st.totals_kwh, st.today_kwh
-        img.set(35191, r.u32(tot["pv"] * 10) + r.u32(day["pv"] * 10) + r.u32(tot["export"] * 10)
-                + r.u32(st.hours_total) + [r.u16(day["export"] * 10)] + r.u32(tot["import"] * 10)
-                + [r.u16(day["import"] * 10)] + r.u32(tot["load"] * 10) + [r.u16(day["load"] * 10)]
-                + r.u32(tot["battery_charge"] * 10) + [r.u16(day["battery_charge"] * 10)]
-                + r.u32(tot["battery_discharge"] * 10) + [r.u16(day["battery_discharge"] * 10)])
-        img.set(35220, [0, 0])
-        # meter block (36000): powers > 0 export, lifetime counters float32 in Wh
-        img.set(36000, [0, 95, 0, 1, 1, r.s16(grid / 3), r.s16(grid / 3), r.s16(grid - 2 * round(grid / 3)),
-                        r.s16(grid), 0, 990, 990, 990, 990, 5000])
-        img.set(36015, r.f32(tot["export"] * 1000) + r.f32(tot["import"] * 1000))
-        img.set(36019, r.s32(grid / 3) + r.s32(grid / 3) + r.s32(grid - 2 * round(grid / 3)) + r.s32(grid))
-        img.set(36035, r.s32(abs(grid) / 3) * 3 + r.s32(abs(grid)))
-        img.set(36043, [2, 0x0109])
-        # battery block (37000)
-        pc = self.config.plant
-        amps = pc.max_charge_w / pc.nominal_voltage_v
-        temp10 = st.battery_temp_c * 10
-        img.set(37000, [1, 0, 1, r.s16(temp10), r.u16(amps), r.u16(amps), 0, r.u16(st.soc_pct), 100, 5, 0,
-                        0x0101, 0, 0, 0x0205, 0x0102, 3, 17, 12, 44, r.s16(temp10 + 15), r.s16(temp10 - 10),
-                        r.u16(vbat / 64 * 1000 + 8), r.u16(vbat / 64 * 1000 - 8)])
-        img.set(r.REG_CLOCK, r.timestamp(local))
-        img.set(47906, [r.u16(vbat * 10), r.s16(st.battery_current_a * 10), r.u16(st.soc_pct), 100, r.s16(temp10)])
+        publish(self.image, self.plant.state, self._sim_time.astimezone(self.tz), self.config.plant)
