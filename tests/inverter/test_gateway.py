@@ -128,6 +128,16 @@ async def test_unanswering_inverter_backs_off_then_reconnects(serve):
     snap = await gw.read_snapshot()
     assert snap.battery_soc_pct == 50.0
     assert gw.connected and gw.consecutive_failures == 0
+    assert server.device.reads[(35000, 33)] == 2          # reconnected once after the outage
+
+
+async def test_one_connection_serves_concurrent_callers(serve):
+    server = await serve(make_device(), "udp")
+    gw = gateway_for(server)
+    results = await asyncio.gather(*(gw.read_snapshot() for _ in range(4)), gw.charge(70, 30), gw.read_mode())
+    assert all(s.battery_soc_pct == 50.0 for s in results[:4])
+    assert results[5].eco_soc_pct == 70
+    assert server.device.reads[(35000, 33)] == 1          # connected once, reused by every call
 
 
 async def test_modbus_exception_is_reported_as_rejected(serve):

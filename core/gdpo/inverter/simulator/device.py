@@ -8,6 +8,7 @@ while nobody asks.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import threading
 import time
@@ -111,6 +112,7 @@ class SimulatedInverter:
         self.faults = Faults()
         self.write_log: list[WriteLogEntry] = []
         self.requests_received = 0
+        self.reads: collections.Counter[tuple[int, int]] = collections.Counter()   # (address, count) -> n
         self.image = r.RegisterImage()
         self._lock = threading.RLock()
         pc = self.config.plant
@@ -173,7 +175,9 @@ class SimulatedInverter:
         with self._lock:
             if request.function == READ_HOLDING:
                 self.update()
-                return self.image.read(request.address, request.count)
+                registers = self.image.read(request.address, request.count)
+                self.reads[(request.address, request.count)] += 1
+                return registers
             if request.function in (WRITE_SINGLE, WRITE_MULTIPLE):
                 self.update()
                 self.image.check_write(request.address, request.values)
