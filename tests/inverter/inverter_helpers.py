@@ -29,6 +29,18 @@ def next_udp_host() -> str:
     return f"127.{_second_octet}.{n // 250}.{n % 250 + 2}"
 
 
-def make_device(*, start=NIGHT, speed=1.0, seed=7, **plant) -> SimulatedInverter:
-    """A simulated inverter (not yet listening)."""
+def make_device(*, start=NIGHT, speed=0.0, seed=7, **plant) -> SimulatedInverter:
+    """A simulated inverter (not yet listening). With speed 0 simulated time moves only by
+    ``advance()``, so a seed gives exactly the same run every time."""
     return SimulatedInverter(SimulatorConfig(plant=PlantConfig(**plant), speed=speed, seed=seed, start=start))
+
+
+async def wait_until(condition, timeout_s: float = 10.0, step_s: float = 0.01) -> None:
+    """Poll ``condition()`` until true; fail after ``timeout_s`` (generous: the machine may be busy)."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(step_s)

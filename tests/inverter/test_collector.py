@@ -14,7 +14,7 @@ from gdpo.inverter.gateway import InverterGateway
 from gdpo.storage import open_storage
 from gdpo.storage.errors import StorageError
 from gdpo.storage.memory import drop_store
-from inverter_helpers import SUMMER_NOON, make_device
+from inverter_helpers import SUMMER_NOON, make_device, wait_until
 
 FAR_PAST = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 FAR_FUTURE = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
@@ -108,11 +108,11 @@ async def test_loop_survives_an_outage_and_stops_cleanly(serve, storage):
     server = await serve(make_device(), "tcp")
     collector = EnhancedDataCollector(storage, gateway_for(server), interval_s=0.03)
     task = collector.start()
-    await asyncio.sleep(0.1)
+    await wait_until(lambda: collector.readings >= 2)
     server.device.faults.silent = True
-    await asyncio.sleep(0.4)
+    await wait_until(lambda: collector.state == "degraded")
     server.device.faults.silent = False
-    await asyncio.sleep(0.3)
+    await wait_until(lambda: collector.state == "monitoring" and collector.readings >= 4)
     await collector.stop()
     assert task.done() and not task.cancelled()
     states = [s.state for s in await storage.read("system_state", FAR_PAST, FAR_FUTURE)]
@@ -123,7 +123,7 @@ async def test_loop_survives_an_outage_and_stops_cleanly(serve, storage):
 async def test_every_third_packet_dropped_collector_keeps_monitoring(serve, storage):
     server = await serve(make_device(), "udp")
     server.device.faults.drop_every = 3
-    collector = EnhancedDataCollector(storage, gateway_for(server, retries=3), interval_s=0.01)
+    collector = EnhancedDataCollector(storage, gateway_for(server, timeout=0.2, retries=3), interval_s=0.01)
     await collector.run(iterations=4)
     assert collector.state == "monitoring"
     assert len(await storage.read("energy_data", FAR_PAST, FAR_FUTURE)) == 4

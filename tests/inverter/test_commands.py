@@ -84,10 +84,11 @@ async def test_fast_charging_runs_to_its_soc(serve):
     data = await inv.read_runtime_data()
     assert data["pbattery1"] == -2000               # 40 % of the 5 kW charge limit
     assert data["active_power"] < -2000
-    sim.advance(6 * 3600)
+    sim.advance(3600)                                         # 15 % at 1.9 kW takes 47 minutes
+    assert await inv.read_setting("fast_charging") == 0     # switched itself off at 55 %
     data = await inv.read_runtime_data()
-    assert data["battery_soc"] == 55
-    assert data["pbattery1"] >= 0
+    assert 50 <= data["battery_soc"] <= 56
+    assert data["pbattery1"] >= 0                             # self-use again
 
 
 async def test_export_limit_curtails_pv(serve):

@@ -15,7 +15,7 @@ from inverter_helpers import FAST, make_device
 async def test_every_third_packet_dropped_still_reads(serve):
     server = await serve(make_device(), "udp")
     server.device.faults.drop_every = 3
-    inv = await goodwe.connect(*server.address, family="ET", timeout=0.1, retries=3)
+    inv = await goodwe.connect(*server.address, family="ET", timeout=0.2, retries=3)
     for _ in range(4):
         data = await inv.read_runtime_data()
         assert data["house_consumption"] == data["load_ptotal"]
@@ -25,7 +25,7 @@ async def test_every_third_packet_dropped_still_reads(serve):
 async def test_gateway_recovers_from_dropped_packets_over_tcp(serve):
     server = await serve(make_device(), "tcp")
     server.device.faults.drop_every = 3
-    gw = InverterGateway(*server.address, timeout=0.1, retries=3, backoff_initial_s=0.01)
+    gw = InverterGateway(*server.address, timeout=0.2, retries=3, backoff_initial_s=0.01)
     snaps = [await gw.read_snapshot() for _ in range(3)]
     assert all(s.battery_soc_pct == 50.0 for s in snaps)
 

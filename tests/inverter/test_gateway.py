@@ -115,7 +115,9 @@ async def test_shutdown_leaves_the_users_eco_mode(serve):
 
 async def test_unanswering_inverter_backs_off_then_reconnects(serve):
     server = await serve(make_device(), "tcp")
-    gw = gateway_for(server)
+    clock = [1000.0]
+    gw = gateway_for(server, monotonic=lambda: clock[0])
+    gw.backoff_initial_s = gw._backoff = 5.0
     await gw.connect()
     server.device.faults.silent = True
     with pytest.raises(InverterUnavailable, match="did not answer"):
@@ -124,7 +126,10 @@ async def test_unanswering_inverter_backs_off_then_reconnects(serve):
     with pytest.raises(InverterUnavailable, match="next connection attempt"):
         await gw.read_snapshot()                     # fails fast during the backoff
     server.device.faults.silent = False
-    await asyncio.sleep(0.06)
+    clock[0] += 4.9
+    with pytest.raises(InverterUnavailable, match="next connection attempt in 0.1 s"):
+        await gw.read_snapshot()
+    clock[0] += 0.2
     snap = await gw.read_snapshot()
     assert snap.battery_soc_pct == 50.0
     assert gw.connected and gw.consecutive_failures == 0

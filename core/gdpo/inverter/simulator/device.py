@@ -123,6 +123,7 @@ class SimulatedInverter:
         self._sim_time = self.clock.now()
         self._settings: Settings | None = None
         self._settings_version = -1
+        self._step(1.0)   # the plant's state at the start time (one second of it)
         self._publish()
 
     # -- time -------------------------------------------------------------------------
@@ -165,6 +166,8 @@ class SimulatedInverter:
 
         self.plant.step(self._sim_time, local, dt_s, decision, export_limit_w=settings.export_limit_w,
                         soc_floor_pct=settings.soc_floor_pct, soc_ceiling_pct=settings.soc_ceiling_pct)
+        if settings.fast_charging and self.plant.state.soc_pct >= settings.fast_charging_soc:
+            self.image.set(r.REG_FAST_CHARGING, 0)   # done: fast charging switches itself off
 
     # -- Modbus -----------------------------------------------------------------------
     def handle(self, request: ModbusRequest) -> list[int] | None:
