@@ -166,7 +166,7 @@ class SimulatedInverter:
 
         self.plant.step(self._sim_time, local, dt_s, decision, export_limit_w=settings.export_limit_w,
                         soc_floor_pct=settings.soc_floor_pct, soc_ceiling_pct=settings.soc_ceiling_pct)
-        if settings.fast_charging and self.plant.state.soc_pct >= settings.fast_charging_soc:
+        if settings.fast_charging and self.plant.state.soc_pct + 0.05 >= settings.fast_charging_soc:
             self.image.set(r.REG_FAST_CHARGING, 0)   # done: fast charging switches itself off
 
     # -- Modbus -----------------------------------------------------------------------
