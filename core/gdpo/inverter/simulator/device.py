@@ -23,7 +23,8 @@ from gdpo.inverter.simulator.physics import Plant, PlantConfig
 from gdpo.inverter.simulator.publish import publish
 
 UTC = dt.timezone.utc
-STEP_S = 10.0   # largest physics step, simulated seconds
+STEP_S = 10.0      # physics step, simulated seconds
+MAX_STEPS = 20000  # most steps one catch-up takes (a simulated month at 10 s would be 260000)
 
 
 class SimClock:
@@ -144,8 +145,10 @@ class SimulatedInverter:
             if self.faults.frozen:
                 self._sim_time = max(self._sim_time, target)
                 return
+            behind_s = (target - self._sim_time).total_seconds()
+            largest = max(STEP_S, behind_s / MAX_STEPS)   # far behind (huge speed): coarser steps
             while self._sim_time < target:
-                step = min(STEP_S, (target - self._sim_time).total_seconds())
+                step = min(largest, (target - self._sim_time).total_seconds())
                 if step <= 1e-6:
                     break
                 self._sim_time += dt.timedelta(seconds=step)
