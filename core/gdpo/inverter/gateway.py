@@ -152,7 +152,7 @@ class InverterGateway:
         try:
             self._inverter = await goodwe.connect(self.host, self.port, family=self.family, comm_addr=self.comm_addr,
                                                   timeout=self.timeout, retries=self.retries)
-        except InverterError as exc:
+        except (InverterError, OSError) as exc:
             self._failed(exc)
             raise InverterUnavailable(f"cannot connect to inverter {self.name} (family {self.family}): "
                                       f"{self.last_error}") from None
