@@ -56,3 +56,16 @@ def test_simulator_refuses_non_loopback_hosts(host):
     result = CliRunner().invoke(cli, ["simulator", "--host", host])
     assert result.exit_code == 2
     assert "loopback" in result.output
+
+
+def test_simulator_port_in_use_is_one_clear_line():
+    import socket
+
+    host = next_udp_host()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind((host, 8899))
+        result = subprocess.run([sys.executable, "-m", "gdpo.cli", "simulator", "--host", host],
+                                capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error:") and "in use" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
