@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import goodwe
 import pytest
-from inverter_helpers import FAST, make_device, next_udp_host
+from tests.inverter.inverter_helpers import FAST, make_device, next_udp_host
 
 from gdpo.inverter.simulator import SimulatedInverter, SimulatorServer
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from gdpo.cli import cli
-from inverter_helpers import FAST, next_udp_host
+from tests.inverter.inverter_helpers import FAST, next_udp_host
 
 
 def start(*args: str) -> tuple[subprocess.Popen, str]:

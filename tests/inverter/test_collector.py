@@ -14,7 +14,7 @@ from gdpo.inverter.gateway import InverterGateway
 from gdpo.storage import open_storage
 from gdpo.storage.errors import StorageError
 from gdpo.storage.memory import drop_store
-from inverter_helpers import SUMMER_NOON, make_device, wait_until
+from tests.inverter.inverter_helpers import SUMMER_NOON, make_device, wait_until
 
 FAR_PAST = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 FAR_FUTURE = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)

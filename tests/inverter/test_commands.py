@@ -8,7 +8,7 @@ import pytest
 from goodwe import EMSMode, OperationMode
 
 from gdpo.inverter.simulator import registers as r
-from inverter_helpers import FAST, SUMMER_NOON, make_device
+from tests.inverter.inverter_helpers import FAST, SUMMER_NOON, make_device
 
 
 async def connect(serve, **device):

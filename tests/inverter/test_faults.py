@@ -9,7 +9,7 @@ import pytest
 from goodwe.exceptions import RequestFailedException, RequestRejectedException
 
 from gdpo.inverter.gateway import InverterGateway
-from inverter_helpers import FAST, make_device
+from tests.inverter.inverter_helpers import FAST, make_device
 
 
 async def test_every_third_packet_dropped_still_reads(serve):

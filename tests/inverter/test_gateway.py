@@ -14,7 +14,7 @@ from gdpo.inverter.gateway import (CommandNotApplied, InverterGateway, InverterG
                                    InverterUnavailable, encode_schedule)
 from gdpo.inverter.simulator import registers as r
 from gdpo.inverter.snapshot import snapshot_from_sensors
-from inverter_helpers import FAST, make_device
+from tests.inverter.inverter_helpers import FAST, make_device
 
 
 def gateway_for(server, **kwargs) -> InverterGateway:

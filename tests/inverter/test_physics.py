@@ -8,7 +8,7 @@ import pytest
 
 from gdpo.inverter.simulator import SimClock
 from gdpo.inverter.simulator.physics import Plant, PlantConfig
-from inverter_helpers import NIGHT, SUMMER_NOON, WINTER_NOON, make_device
+from tests.inverter.inverter_helpers import NIGHT, SUMMER_NOON, WINTER_NOON, make_device
 
 
 def test_pv_follows_time_of_day_and_season():

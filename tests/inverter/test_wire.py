@@ -9,7 +9,7 @@ import pytest
 from goodwe.exceptions import RequestRejectedException
 
 from gdpo.inverter.simulator import frames
-from inverter_helpers import FAST, SUMMER_NOON, make_device
+from tests.inverter.inverter_helpers import FAST, SUMMER_NOON, make_device
 
 
 def assert_balanced(data: dict) -> None:
