@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from gdpo.config import ConfigError
+from gdpo.migrate import DEFAULT_BATCH_SIZE
 from gdpo.migrate.archive import archive_files
 from gdpo.migrate.checksum import combine, key_getter, record_digest
 from gdpo.migrate.discrepancies import DerivedTotals
@@ -29,10 +30,6 @@ from gdpo.migrate.specs import BackendSpec, parse_spec, same_location
 from gdpo.migrate.tree import LegacyTree
 from gdpo.storage import Record, Storage, local_midnight_utc, open_storage
 from gdpo.storage.records import UTC
-
-DEFAULT_BATCH_SIZE = 5000
-# records of one kind per read-back query while validating
-VALIDATE_ROWS = 20_000
 
 
 @dataclass
@@ -325,7 +322,7 @@ async def _validate(target: Storage, stats: dict[str, KindStats]) -> bool:
         hi = st.last + (_dt.timedelta(microseconds=1) if isinstance(st.last, _dt.datetime) else _dt.timedelta(days=1))
         found = []
         key_of, digests = key_getter(kind), st.digests
-        async for rows in iter_storage_records(target, kind, st.first, hi, target_rows=VALIDATE_ROWS):
+        async for rows in iter_storage_records(target, kind, st.first, hi):
             found.extend([record_digest(r) for r in rows if hash(key_of(r)) in digests])
         st.in_target = len(found)
         target_sum = combine(found)
