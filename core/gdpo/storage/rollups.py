@@ -1,0 +1,312 @@
+"""Hourly rollups of raw ``energy_data``: what is kept after retention deletes raw samples.
+
+A rollup is one UTC hour of one kind: the number of samples and, per numeric field, the
+six partial statistics ``[n, sum, min, max, first, last]`` (n = non-null values; first and
+last are the values at the earliest and latest sample). From them every aggregate function
+(avg, min, max, sum, count, first, last) of any bucket of an hour or more (``<n>h``, local
+``1d`` and ``1mo``) is exact, so ``Storage.aggregate`` keeps answering over deleted ranges.
+
+Where rollups live: a backend may implement the OPTIONAL methods of :class:`RollupStore`
+(``write_rollups``, ``read_rollups``, ``rollup_bounds``) to keep them in its own database
+(SQLite and TimescaleDB do, in a ``storage_rollups`` table). For any other backend the
+generic fallback :class:`SidecarRollupStore` keeps them in an SQLite file beside the
+spool (``<data_directory>/rollups-<backend>.sqlite``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import datetime as _dt
+import json
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Protocol, Sequence, runtime_checkable
+
+from gdpo.storage.aggregate import bucket_edges, parse_every
+from gdpo.storage.backend import AggregateSpec
+from gdpo.storage.records import UTC, Record, record_class
+
+#: Kinds rolled up before retention deletes them.
+ROLLUP_KINDS = ("energy_data",)
+HOUR = _dt.timedelta(hours=1)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
+N, SUM, MIN, MAX, FIRST, LAST = range(6)
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """One hour of one kind: ``stats[field] = [n, sum, min, max, first, last]``."""
+
+    kind: str
+    start: _dt.datetime
+    samples: int
+    stats: dict[str, list]
+
+    def stats_json(self) -> str:
+        """``stats`` as compact JSON (how stores keep it)."""
+        return json.dumps(self.stats, separators=(",", ":"), allow_nan=False)
+
+    @classmethod
+    def from_json(cls, kind: str, start: _dt.datetime, samples: int, stats: str | dict) -> "Rollup":
+        """Rebuild a rollup read from a store."""
+        return cls(kind, start, int(samples), json.loads(stats) if isinstance(stats, str) else dict(stats))
+
+
+@runtime_checkable
+class RollupStore(Protocol):
+    """Where rollups are kept. A backend MAY implement these three methods (optional part
+    of the backend protocol); otherwise the storage service uses a sidecar store."""
+
+    async def write_rollups(self, kind: str, rollups: Sequence[Rollup]) -> int:
+        """Upsert rollups on (kind, start); return how many were written."""
+
+    async def read_rollups(self, kind: str, start: _dt.datetime, end: _dt.datetime) -> list[Rollup]:
+        """Rollups with ``start <= rollup.start < end``, oldest first."""
+
+    async def rollup_bounds(self, kind: str) -> tuple[_dt.datetime, _dt.datetime] | None:
+        """Start of the oldest and of the newest rollup of ``kind``, or None."""
+
+
+def floor_hour(t: _dt.datetime) -> _dt.datetime:
+    """The start of the UTC hour holding ``t``."""
+    return t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def compute_hourly(kind: str, records: Iterable[Record]) -> list[Rollup]:
+    """Hourly rollups of records of ``kind`` (any order), oldest hour first."""
+    cls = record_class(kind)
+    t_idx = cls._INDEX[cls.SPEC.time_field]
+    numeric = [(f, cls._INDEX[f]) for f in cls.SPEC.numeric_fields]
+    hours: dict[_dt.datetime, list[Record]] = {}
+    for r in records:
+        hours.setdefault(floor_hour(r[t_idx]), []).append(r)
+    out = []
+    for h in sorted(hours):
+        rows = sorted(hours[h], key=lambda r: r[t_idx])
+        stats: dict[str, list] = {}
+        for name, i in numeric:
+            vals = [r[i] for r in rows if r[i] is not None]
+            if vals:
+                stats[name] = [len(vals), float(sum(vals)), min(vals), max(vals), vals[0], vals[-1]]
+        out.append(Rollup(kind, h, len(rows), stats))
+    return out
+
+
+def merge_stats(a: list | None, b: list | None) -> list | None:
+    """Partial statistics of ``a`` followed in time by ``b``."""
+    if a is None:
+        return list(b) if b is not None else None
+    if b is None:
+        return list(a)
+    return [a[N] + b[N], a[SUM] + b[SUM], min(a[MIN], b[MIN]), max(a[MAX], b[MAX]), a[FIRST], b[LAST]]
+
+
+def merge_late(fresh: Rollup, existing: Rollup | None) -> Rollup:
+    """The rollup to store for an hour recomputed from raw samples.
+
+    When the hour already has a rollup with more samples than the raw data now holds, its
+    raw samples were deleted before and these are late arrivals: they are merged in.
+    Otherwise (no rollup, or a retention run interrupted between writing rollups and
+    deleting raw samples) the fresh rollup replaces the stored one.
+    """
+    if existing is None or fresh.samples >= existing.samples:
+        return fresh
+    stats = {f: merge_stats(existing.stats.get(f), fresh.stats.get(f))
+             for f in set(existing.stats) | set(fresh.stats)}
+    return Rollup(fresh.kind, fresh.start, existing.samples + fresh.samples, stats)
+
+
+def answers_from_rollups(every: str) -> bool:
+    """True when buckets of ``every`` are whole hours (so rollups can answer them)."""
+    n, unit = parse_every(every)
+    return unit in ("h", "d", "mo")
+
+
+# --------------------------------------------------------------------------- aggregation
+
+_PARTIAL_FNS = ("count", "sum", "min", "max", "first", "last")
+
+
+def partial_spec(spec: AggregateSpec, start: _dt.datetime) -> AggregateSpec:
+    """A spec asking a backend for the partial statistics of every field of ``spec``."""
+    fields = dict.fromkeys(f for _, f, _ in spec.fields)
+    out = tuple((f"{f}\x1f{fn}", f, fn) for f in fields for fn in _PARTIAL_FNS)
+    return AggregateSpec(spec.kind, start, spec.end, spec.every, out, spec.tz)
+
+
+def combine(spec: AggregateSpec, rollups: Sequence[Rollup], raw_buckets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Final buckets of ``spec`` from rollups (older part) and raw partial buckets (newer part,
+    from a backend answering :func:`partial_spec`)."""
+    fields = list(dict.fromkeys(f for _, f, _ in spec.fields))
+    acc: dict[_dt.datetime, list] = {}  # bucket -> [rows, {field: stats}]
+    if rollups:
+        edges = bucket_edges(rollups[0].start, rollups[-1].start + HOUR, spec.every, spec.tz)
+        for r in rollups:
+            b = edges[bisect.bisect_right(edges, r.start) - 1]
+            slot = acc.get(b)
+            if slot is None:
+                slot = acc[b] = [0, {}]
+            slot[0] += r.samples
+            st = slot[1]
+            for f in fields:
+                s = r.stats.get(f)
+                if s is not None:
+                    st[f] = merge_stats(st.get(f), s)
+    for item in raw_buckets:
+        b = item["bucket"]
+        slot = acc.get(b)
+        if slot is None:
+            slot = acc[b] = [0, {}]
+        slot[0] += item["count"]
+        for f in fields:
+            n = item.get(f"{f}\x1fcount") or 0
+            if n:
+                s = [n, item[f"{f}\x1fsum"], item[f"{f}\x1fmin"], item[f"{f}\x1fmax"],
+                     item[f"{f}\x1ffirst"], item[f"{f}\x1flast"]]
+                slot[1][f] = merge_stats(slot[1].get(f), s)
+    out = []
+    for b in sorted(acc):
+        rows, st = acc[b]
+        item: dict[str, Any] = {"bucket": b, "count": rows}
+        for name, f, fn in spec.fields:
+            item[name] = _final(fn, st.get(f))
+        out.append(item)
+    return out
+
+
+def _final(fn: str, s: list | None) -> Any:
+    if fn == "count":
+        return s[N] if s else 0
+    if not s or not s[N]:
+        return None
+    if fn == "avg":
+        return s[SUM] / s[N]
+    return s[{"sum": SUM, "min": MIN, "max": MAX, "first": FIRST, "last": LAST}[fn]]
+
+
+# --------------------------------------------------------------------------- the stores
+
+
+class SidecarRollupStore:
+    """The generic fallback: rollups in an SQLite file of their own (stdlib ``sqlite3``,
+    used from worker threads)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.close(fd)
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS storage_rollups (kind TEXT NOT NULL, start_us INTEGER NOT NULL, "
+                         "samples INTEGER NOT NULL, stats TEXT NOT NULL, PRIMARY KEY (kind, start_us))")
+            self._conn = conn
+        return self._conn
+
+    def _write(self, kind: str, rollups: Sequence[Rollup]) -> int:
+        with self._lock:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(
+                    "INSERT INTO storage_rollups (kind, start_us, samples, stats) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (kind, start_us) DO UPDATE SET samples = excluded.samples, stats = excluded.stats",
+                    [(kind, to_us(r.start), r.samples, r.stats_json()) for r in rollups])
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return len(rollups)
+
+    def _read(self, kind: str, start: _dt.datetime, end: _dt.datetime) -> list[Rollup]:
+        with self._lock:
+            rows = self._db().execute(
+                "SELECT start_us, samples, stats FROM storage_rollups WHERE kind = ? AND start_us >= ? "
+                "AND start_us < ? ORDER BY start_us", (kind, to_us(start), to_us(end))).fetchall()
+        return [Rollup.from_json(kind, from_us(s), n, st) for s, n, st in rows]
+
+    def _bounds(self, kind: str):
+        with self._lock:
+            lo, hi = self._db().execute("SELECT MIN(start_us), MAX(start_us) FROM storage_rollups WHERE kind = ?",
+                                        (kind,)).fetchone()
+        return None if lo is None else (from_us(lo), from_us(hi))
+
+    async def write_rollups(self, kind: str, rollups: Sequence[Rollup]) -> int:
+        """Upsert rollups on (kind, start)."""
+        return await asyncio.to_thread(self._write, kind, list(rollups)) if rollups else 0
+
+    async def read_rollups(self, kind: str, start: _dt.datetime, end: _dt.datetime) -> list[Rollup]:
+        """Rollups with ``start <= rollup.start < end``, oldest first."""
+        return await asyncio.to_thread(self._read, kind, start, end)
+
+    async def rollup_bounds(self, kind: str):
+        """Start of the oldest and newest rollup of ``kind``, or None."""
+        if not self.path.exists():
+            return None
+        return await asyncio.to_thread(self._bounds, kind)
+
+    def close(self) -> None:
+        """Close the file."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+class MemoryRollupStore:
+    """Rollups in process memory (a Storage made without a data directory)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, _dt.datetime], Rollup] = {}
+
+    async def write_rollups(self, kind: str, rollups: Sequence[Rollup]) -> int:
+        """Upsert rollups."""
+        for r in rollups:
+            self._rows[(kind, r.start)] = r
+        return len(rollups)
+
+    async def read_rollups(self, kind: str, start: _dt.datetime, end: _dt.datetime) -> list[Rollup]:
+        """Rollups in ``[start, end)``, oldest first."""
+        return sorted((r for (k, t), r in self._rows.items() if k == kind and start <= t < end), key=lambda r: r.start)
+
+    async def rollup_bounds(self, kind: str):
+        """Oldest and newest rollup start, or None."""
+        starts = [t for (k, t) in self._rows if k == kind]
+        return (min(starts), max(starts)) if starts else None
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def has_native_rollups(backend: Any) -> bool:
+    """True when a backend implements the optional rollup methods itself."""
+    return all(callable(getattr(backend, m, None)) for m in ("write_rollups", "read_rollups", "rollup_bounds"))
+
+
+def rollup_store_for(backend: Any, data_dir: Path | None) -> Any:
+    """The store that keeps rollups of ``backend``: the backend itself, a sidecar file, or memory."""
+    if has_native_rollups(backend):
+        return backend
+    if data_dir is not None:
+        return SidecarRollupStore(data_dir / f"rollups-{backend.name}.sqlite")
+    return MemoryRollupStore()
+
+
+def to_us(t: _dt.datetime) -> int:
+    """Epoch microseconds of an aware datetime."""
+    d = t - _EPOCH
+    return (d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds
+
+
+def from_us(us: int) -> _dt.datetime:
+    """Aware UTC datetime of epoch microseconds."""
+    return _EPOCH + _dt.timedelta(microseconds=us)
