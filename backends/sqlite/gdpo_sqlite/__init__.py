@@ -1,6 +1,6 @@
 """gdpo_sqlite: the embedded SQLite storage backend (entry point ``sqlite``), the default."""
 
-from gdpo.storage import Option, hookimpl
+from gdpo.storage import KIND_NAMES, Option, hookimpl
 
 DEFAULT_PATH = "/opt/goodwe-dynamic-price-optimiser/data/goodwe_energy.db"
 
@@ -19,10 +19,15 @@ OPTIONS = {
 }
 
 
+def create_backend(options, context):
+    """Make the backend (its module, and the driver, are imported only now)."""
+    from gdpo_sqlite.backend import SQLiteBackend
+
+    return SQLiteBackend(options, context)
+
+
 @hookimpl
 def gdpo_register_storage_backends(register):
     """Register the ``sqlite`` backend."""
-    from gdpo_sqlite.backend import SQLiteBackend
-
-    register("sqlite", SQLiteBackend, description="SQLite file (embedded default): WAL, one writer, pooled readers",
-             requires=("aiosqlite",), options=OPTIONS)
+    register("sqlite", create_backend, description="SQLite file (embedded default): WAL, one writer, pooled readers",
+             requires=("aiosqlite",), options=OPTIONS, kinds=KIND_NAMES)

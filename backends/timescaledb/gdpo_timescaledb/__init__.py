@@ -1,6 +1,6 @@
 """gdpo_timescaledb: the TimescaleDB (PostgreSQL) storage backend (entry point ``timescaledb``)."""
 
-from gdpo.storage import Option, hookimpl
+from gdpo.storage import KIND_NAMES, Option, hookimpl
 
 OPTIONS = {
     "dsn": Option("str", "postgresql://gdpo@localhost:5432/gdpo", "libpq DSN (env TIMESCALEDB_DSN)",
@@ -17,10 +17,15 @@ OPTIONS = {
 }
 
 
+def create_backend(options, context):
+    """Make the backend (its module, and the driver, are imported only now)."""
+    from gdpo_timescaledb.backend import TimescaleBackend
+
+    return TimescaleBackend(options, context)
+
+
 @hookimpl
 def gdpo_register_storage_backends(register):
     """Register the ``timescaledb`` backend."""
-    from gdpo_timescaledb.backend import TimescaleBackend
-
-    register("timescaledb", TimescaleBackend, description="TimescaleDB / PostgreSQL server: hypertables, time_bucket",
-             requires=("asyncpg",), options=OPTIONS)
+    register("timescaledb", create_backend, description="TimescaleDB / PostgreSQL server: hypertables, time_bucket",
+             requires=("asyncpg",), options=OPTIONS, kinds=KIND_NAMES)

@@ -397,8 +397,7 @@ class Record(tuple):
         return (type(self)._trusted, (tuple(self),))
 
 
-def _make_class(spec: KindSpec) -> type[Record]:
-    name = "".join(part.capitalize() for part in spec.name.split("_"))
+def _make_class(spec: KindSpec, name: str) -> type[Record]:
     checks = tuple((f.name, f, _CONVERTERS[f.type]) for f in spec.fields)
     attrs = {
         "__slots__": (),
@@ -409,6 +408,7 @@ def _make_class(spec: KindSpec) -> type[Record]:
         "_CHECKS": checks,
         "_INDEX": {n: i for i, n in enumerate(spec.field_names)},
     }
+    attrs["__module__"] = __name__
     cls = type(name, (Record,), attrs)
     # Fast named access: a property per field (beats __getattr__ by a wide margin).
     for i, fname in enumerate(spec.field_names):
@@ -416,14 +416,14 @@ def _make_class(spec: KindSpec) -> type[Record]:
     return cls
 
 
-EnergyData = _make_class(KINDS["energy_data"])
-SystemState = _make_class(KINDS["system_state"])
-CoordinatorDecision = _make_class(KINDS["coordinator_decisions"])
-ChargingSession = _make_class(KINDS["charging_sessions"])
-BatterySellingSession = _make_class(KINDS["battery_selling_sessions"])
-DailyStats = _make_class(KINDS["daily_stats"])
-PriceForecast = _make_class(KINDS["price_forecasts"])
-PvForecast = _make_class(KINDS["pv_forecasts"])
+EnergyData = _make_class(KINDS["energy_data"], "EnergyData")
+SystemState = _make_class(KINDS["system_state"], "SystemState")
+CoordinatorDecision = _make_class(KINDS["coordinator_decisions"], "CoordinatorDecision")
+ChargingSession = _make_class(KINDS["charging_sessions"], "ChargingSession")
+BatterySellingSession = _make_class(KINDS["battery_selling_sessions"], "BatterySellingSession")
+DailyStats = _make_class(KINDS["daily_stats"], "DailyStats")
+PriceForecast = _make_class(KINDS["price_forecasts"], "PriceForecast")
+PvForecast = _make_class(KINDS["pv_forecasts"], "PvForecast")
 
 
 def _decision_id_default(cls, name, values):
