@@ -84,7 +84,6 @@ class Lane:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     drain_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     retry_task: asyncio.Task | None = None
-    progress: dict[str, int] = field(default_factory=dict)  # segment name -> batches done
     poison: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
@@ -308,7 +307,6 @@ class WritePipeline:
                         async with lane.lock:
                             if await asyncio.to_thread(lane.spool.is_empty):
                                 lane.pending = False
-                                lane.progress.clear()
                                 return True
                         continue
                     for seg in sealed:
@@ -318,23 +316,20 @@ class WritePipeline:
 
     async def _replay_segment(self, lane: Lane, seg: Path) -> bool:
         batches = await asyncio.to_thread(lane.spool.read_segment, seg)
-        done = lane.progress.get(seg.name, 0)
         for pos, b in enumerate(batches):
-            if pos < done:
-                continue
             try:
                 await lane.backend.write_batch(b.kind, b.records)
             except Exception as exc:
                 if not await self._refused_while_healthy(lane, b, exc):
                     self._note_failure(lane, exc)
+                    if pos:  # what is replayed leaves the segment (the counters stay exact)
+                        await asyncio.to_thread(lane.spool.forget_head, seg, b.index)
                     return False
             else:
                 self.counters.add("replayed", len(b.records))
                 self.counters.add("batches")
                 lane.last_ok_at = time.time()
-            lane.progress[seg.name] = pos + 1
         await asyncio.to_thread(lane.spool.remove, seg)
-        lane.progress.pop(seg.name, None)
         return True
 
     async def _refused_while_healthy(self, lane: Lane, batch, exc: Exception) -> bool:

@@ -206,16 +206,33 @@ class Spool:
             self._fsync_dir()
 
     def _make_room(self, needed: int) -> int:
-        """Drop the oldest droppable batches from open segments until ``needed`` fits."""
+        """Drop the oldest droppable batches until ``needed`` fits. Sealed segments count
+        only while no replay runs (a running replay owns them)."""
         dropped = 0
-        for kind in DROPPABLE_KINDS:
-            for seg in self.segments():
-                if self.size_bytes() + needed <= self.max_bytes:
-                    return dropped
-                if not seg.name.endswith(SEGMENT_SUFFIX):
-                    continue  # being replayed by someone: leave it
-                dropped += self._drop_from_segment(seg, kind, needed)
+        with self.replay_lock() as no_replay_running:
+            for kind in DROPPABLE_KINDS:
+                for seg in self.segments():
+                    if self.size_bytes() + needed <= self.max_bytes:
+                        return dropped
+                    if seg.name.endswith(SEALED_SUFFIX) and not no_replay_running:
+                        continue
+                    dropped += self._drop_from_segment(seg, kind, needed)
         return dropped
+
+    def _rewrite(self, seg: Path, lines: list[bytes]) -> None:
+        """Replace a segment by ``lines`` (deleting it when none are left)."""
+        if not lines:
+            seg.unlink()
+        else:
+            tmp = seg.with_name(seg.name + ".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, b"".join(lines))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, seg)
+        self._fsync_dir()
 
     def _drop_from_segment(self, seg: Path, kind: str, needed: int) -> int:
         lines = seg.read_bytes().splitlines(keepends=True)
@@ -229,15 +246,7 @@ class Spool:
                 continue
             keep.append(ln)
         if dropped:
-            tmp = seg.with_name(seg.name + ".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.write(fd, b"".join(keep))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, seg)
-            self._fsync_dir()
+            self._rewrite(seg, keep)
             log.warning("spool %s is full: dropped the %d oldest %s records", self.directory, dropped, kind)
         return dropped
 
@@ -291,6 +300,13 @@ class Spool:
                 continue
             out.append(SpoolBatch(seg, i, kind, records, ln + b"\n"))
         return out
+
+    def forget_head(self, seg: Path, line_index: int) -> None:
+        """Remove the lines before ``line_index`` of a sealed segment (they are replayed)."""
+        with self._locked():
+            if seg.exists():
+                lines = seg.read_bytes().split(b"\n")[line_index:]
+                self._rewrite(seg, [ln + b"\n" for ln in lines if ln])
 
     def remove(self, seg: Path) -> None:
         """Delete a fully replayed segment."""
