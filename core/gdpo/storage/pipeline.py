@@ -126,16 +126,18 @@ class WritePipeline:
 
     # -- life cycle --------------------------------------------------------------------------
     async def start(self, *, background: bool = True) -> None:
-        """Notice spools left by an earlier process and replay them; start the flush timer."""
+        """Notice spools left by an earlier process and replay them; start the flush timer
+        (only for a long-running process: ``background``)."""
         self._background = background
+        if not background:
+            return  # a short command leaves spools to the long-running process
         for lane in self.lanes.values():
             if lane.spool is not None and not await asyncio.to_thread(lane.spool.is_empty):
                 lane.pending = True
                 log.warning("backend %s: replaying a spool left by an earlier run", lane.name)
-                if not await self.drain(lane) and background:
+                if not await self.drain(lane):
                     self._start_retry(lane)
-        if background:
-            self._timer = asyncio.create_task(self._flush_timer(), name="gdpo-storage-flush-timer")
+        self._timer = asyncio.create_task(self._flush_timer(), name="gdpo-storage-flush-timer")
 
     async def stop(self) -> None:
         """Flush every buffer (spooling what cannot be written), try a last replay, stop tasks."""
