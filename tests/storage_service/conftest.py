@@ -16,10 +16,14 @@ FAR_PAST = _dt.datetime(1990, 1, 1, tzinfo=UTC)
 FAR_FUTURE = _dt.datetime(2100, 1, 1, tzinfo=UTC)
 
 
+def bounds(kind):
+    """The widest range of ``kind``'s time axis."""
+    return normalize_bound(kind, FAR_PAST), normalize_bound(kind, FAR_FUTURE)
+
+
 async def in_backend(storage, kind):
     """What the backend itself holds (bypassing the pipeline)."""
-    lo, hi = normalize_bound(kind, FAR_PAST), normalize_bound(kind, FAR_FUTURE)
-    return await storage.backend_for(kind).read_range(kind, lo, hi)
+    return await storage.backend_for(kind).read_range(kind, *bounds(kind))
 
 
 @pytest.fixture
