@@ -30,7 +30,7 @@ from gdpo.storage import aggregate as agg
 from gdpo.storage.backend import Capabilities, Health, StorageBackend, WriteResult
 from gdpo.storage.cache import CACHED_LATEST_KINDS, TTLCache
 from gdpo.storage.counters import Counters
-from gdpo.storage.errors import CapabilityError, StorageError
+from gdpo.storage.errors import CapabilityError, StorageConnectionError, StorageError
 from gdpo.storage.pipeline import PipelineSettings, WritePipeline
 from gdpo.storage.records import KIND_NAMES, LOCAL_TZ_NAME, UTC, Record, make_records, record_class
 from gdpo.storage.retention import RetentionPolicy, retention_schedule
@@ -105,13 +105,21 @@ class Storage:
             return self
         try:
             for name, backend in self.backends.items():
-                await backend.open()
-                self._opened.append(backend)
                 served = backend.capabilities.kinds
                 for kind, owner in self.routes.items():
                     if owner == name and kind not in served:
                         raise CapabilityError(f"backend {name!r} does not store {kind} (it stores "
                                               f"{', '.join(sorted(served))}); route {kind} elsewhere")
+                try:
+                    await backend.open()
+                except StorageConnectionError as exc:
+                    # a long-running process starts anyway: the backend's writes are spooled
+                    # and it is opened by the retry task once it can be reached
+                    if not (self.background and self.pipeline.lanes[name].spool is not None):
+                        raise
+                    self.pipeline.defer_open(name, exc, on_open=self._opened.append)
+                    continue
+                self._opened.append(backend)
             await self.pipeline.start(background=self.background)
         except BaseException:
             await self.close()

@@ -84,6 +84,8 @@ class Lane:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     drain_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     retry_task: asyncio.Task | None = None
+    opened: bool = True  # False: could not be opened at start; the retry task opens it
+    on_open: Any = None  # called with the backend once a deferred open succeeds
     poison: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
@@ -132,7 +134,9 @@ class WritePipeline:
         if not background:
             return  # a short command leaves spools to the long-running process
         for lane in self.lanes.values():
-            if lane.spool is not None and not await asyncio.to_thread(lane.spool.is_empty):
+            if not lane.opened:
+                self._start_retry(lane)
+            elif lane.spool is not None and not await asyncio.to_thread(lane.spool.is_empty):
                 lane.pending = True
                 log.warning("backend %s: replaying a spool left by an earlier run", lane.name)
                 if not await self.drain(lane):
@@ -156,6 +160,14 @@ class WritePipeline:
                     lane.retry_task.cancel()
                     await asyncio.gather(lane.retry_task, return_exceptions=True)
                     lane.retry_task = None
+
+    def defer_open(self, name: str, exc: BaseException, *, on_open=None) -> None:
+        """Start without backend ``name`` (unreachable): spool its batches, open it later."""
+        lane = self.lanes[name]
+        lane.opened, lane.pending, lane.on_open = False, True, on_open
+        lane.last_error, lane.last_error_at = _describe_error(exc), time.time()
+        log.warning("backend %s cannot be reached at start (%s); its batches go to the spool until it can",
+                    name, lane.last_error)
 
     def lane_for(self, kind: str) -> Lane:
         """The lane of the backend that owns ``kind``."""
@@ -299,6 +311,15 @@ class WritePipeline:
         """Replay the spool of ``lane`` in order; True when it is empty afterwards."""
         if lane.spool is None:
             return True
+        if not lane.opened:
+            try:
+                await lane.backend.open()
+            except Exception as exc:
+                self._note_failure(lane, exc)
+                return False
+            lane.opened = True
+            if lane.on_open is not None:
+                lane.on_open(lane.backend)
         async with lane.drain_lock:
             with lane.spool.replay_lock() as mine:
                 if not mine:
