@@ -34,7 +34,8 @@ from gdpo.storage.errors import CapabilityError, StorageConnectionError, Storage
 from gdpo.storage.pipeline import PipelineSettings, WritePipeline
 from gdpo.storage.records import KIND_NAMES, LOCAL_TZ_NAME, UTC, Record, make_records, record_class
 from gdpo.storage.retention import RetentionPolicy, retention_schedule
-from gdpo.storage.rollups import ROLLUP_KINDS, answers_from_rollups, combine, partial_spec, rollup_store_for, HOUR
+from gdpo.storage.rollups import (HOUR, ROLLUP_KINDS, answers_from_rollups, combine, partial_spec, rollup_store_for,
+                                  rollups_for)
 from gdpo.storage.status import resolve_data_dir, resolve_spool_dir, status_path, write_status
 
 log = logging.getLogger(__name__)
@@ -298,7 +299,7 @@ class Storage:
             if bounds is not None and spec.start < bounds[1] + HOUR:
                 # older part from hourly rollups, newer part from raw samples, merged per bucket
                 boundary = min(bounds[1] + HOUR, spec.end)
-                rollups = await store.read_rollups(kind, spec.start, boundary)
+                rollups = await rollups_for(store, spec, boundary)
                 raw = await backend.aggregate(partial_spec(spec, boundary)) if boundary < spec.end else []
                 return combine(spec, rollups, raw)
         return await backend.aggregate(spec)

@@ -24,7 +24,7 @@ from typing import Any, Mapping
 
 from gdpo.storage.aggregate import make_spec, zone
 from gdpo.storage.records import LOCAL_TZ_NAME, UTC, record_class
-from gdpo.storage.rollups import ROLLUP_KINDS, compute_hourly, floor_hour, merge_late
+from gdpo.storage.rollups import ROLLUP_KINDS, compute_hourly, floor_hour, merge_late, write_daily
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,8 @@ async def roll_up(storage, kind: str, cutoff: _dt.datetime) -> int:
             existing = {r.start: r for r in await store.read_rollups(kind, t, end)}
             written += await store.write_rollups(kind, [merge_late(r, existing.get(r.start)) for r in fresh])
         t = end
+    # daily rollups of the local days now complete (the first one may hold earlier hours)
+    await write_daily(store, kind, floor_hour(oldest), cutoff)
     return written
 
 

@@ -18,42 +18,85 @@ from __future__ import annotations
 import asyncio
 import bisect
 import datetime as _dt
-import json
+import math
 import os
 import sqlite3
+import struct
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Protocol, Sequence, runtime_checkable
 
-from gdpo.storage.aggregate import bucket_edges, parse_every
+from gdpo.storage.aggregate import bucket_edges, local_midnight_utc, parse_every, zone
 from gdpo.storage.backend import AggregateSpec
-from gdpo.storage.records import UTC, Record, record_class
+from gdpo.storage.records import LOCAL_TZ_NAME, UTC, Record, record_class
 
 #: Kinds rolled up before retention deletes them.
 ROLLUP_KINDS = ("energy_data",)
 HOUR = _dt.timedelta(hours=1)
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
 N, SUM, MIN, MAX, FIRST, LAST = range(6)
+#: Daily rollups (local calendar days, LOCAL_TZ_NAME) are stored under ``<kind>@1d``.
+DAY_SUFFIX = "@1d"
+_NAN = math.nan
+
+
+def rollup_fields(kind: str) -> tuple[str, ...]:
+    """The fields a rollup of ``kind`` keeps statistics of: every numeric field, in order."""
+    return record_class(kind).SPEC.numeric_fields
+
+
+def day_kind(kind: str) -> str:
+    """The store key of the daily rollups of ``kind`` (local days in Europe/Warsaw)."""
+    return kind + DAY_SUFFIX
+
+
+@lru_cache(maxsize=None)
+def _layout(kind: str) -> tuple[struct.Struct, dict[str, int]]:
+    fields = rollup_fields(kind.split("@", 1)[0])
+    return struct.Struct(f"<{6 * len(fields)}d"), {f: 6 * i for i, f in enumerate(fields)}
 
 
 @dataclass(frozen=True)
 class Rollup:
-    """One hour of one kind: ``stats[field] = [n, sum, min, max, first, last]``."""
+    """One hour of one kind.
+
+    ``values`` holds, for each of :func:`rollup_fields` in order, the six numbers
+    ``n, sum, min, max, first, last`` (``n`` = 0 and NaNs where the field had no value);
+    stores keep them as a little-endian float64 blob (:meth:`to_blob`).
+    """
 
     kind: str
     start: _dt.datetime
     samples: int
-    stats: dict[str, list]
+    values: tuple[float, ...]
 
-    def stats_json(self) -> str:
-        """``stats`` as compact JSON (how stores keep it)."""
-        return json.dumps(self.stats, separators=(",", ":"), allow_nan=False)
+    @property
+    def stats(self) -> dict[str, list]:
+        """``{field: [n, sum, min, max, first, last]}`` of the fields that had values."""
+        _, offsets = _layout(self.kind)
+        v = self.values
+        return {f: [int(v[o]), *v[o + 1:o + 6]] for f, o in offsets.items() if v[o]}
+
+    def to_blob(self) -> bytes:
+        """The stored form of ``values``."""
+        return _layout(self.kind)[0].pack(*self.values)
 
     @classmethod
-    def from_json(cls, kind: str, start: _dt.datetime, samples: int, stats: str | dict) -> "Rollup":
+    def from_blob(cls, kind: str, start: _dt.datetime, samples: int, blob: bytes) -> "Rollup":
         """Rebuild a rollup read from a store."""
-        return cls(kind, start, int(samples), json.loads(stats) if isinstance(stats, str) else dict(stats))
+        return cls(kind, start, int(samples), _layout(kind)[0].unpack(bytes(blob)))
+
+    @classmethod
+    def from_stats(cls, kind: str, start: _dt.datetime, samples: int, stats: dict[str, Sequence]) -> "Rollup":
+        """A rollup from ``{field: [n, sum, min, max, first, last]}``."""
+        _, offsets = _layout(kind)
+        values = [0.0, _NAN, _NAN, _NAN, _NAN, _NAN] * len(offsets)
+        for f, st in stats.items():
+            if st is not None and st[N]:
+                values[offsets[f]:offsets[f] + 6] = [float(x) for x in st]
+        return cls(kind, start, int(samples), tuple(values))
 
 
 @runtime_checkable
@@ -92,7 +135,7 @@ def compute_hourly(kind: str, records: Iterable[Record]) -> list[Rollup]:
             vals = [r[i] for r in rows if r[i] is not None]
             if vals:
                 stats[name] = [len(vals), float(sum(vals)), min(vals), max(vals), vals[0], vals[-1]]
-        out.append(Rollup(kind, h, len(rows), stats))
+        out.append(Rollup.from_stats(kind, h, len(rows), stats))
     return out
 
 
@@ -115,9 +158,60 @@ def merge_late(fresh: Rollup, existing: Rollup | None) -> Rollup:
     """
     if existing is None or fresh.samples >= existing.samples:
         return fresh
-    stats = {f: merge_stats(existing.stats.get(f), fresh.stats.get(f))
-             for f in set(existing.stats) | set(fresh.stats)}
-    return Rollup(fresh.kind, fresh.start, existing.samples + fresh.samples, stats)
+    old, new = existing.stats, fresh.stats
+    stats = {f: merge_stats(old.get(f), new.get(f)) for f in set(old) | set(new)}
+    return Rollup.from_stats(fresh.kind, fresh.start, existing.samples + fresh.samples, stats)
+
+
+def merge_rollups(kind: str, start: _dt.datetime, rollups: Sequence[Rollup]) -> Rollup:
+    """One rollup (starting at ``start``) of several consecutive ones, oldest first."""
+    stats: dict[str, list] = {}
+    for r in rollups:
+        for f, st in r.stats.items():
+            stats[f] = merge_stats(stats.get(f), st)
+    return Rollup.from_stats(kind, start, sum(r.samples for r in rollups), stats)
+
+
+async def write_daily(store: Any, kind: str, first: _dt.datetime, cutoff: _dt.datetime) -> int:
+    """(Re)compute the daily rollups of every local day that starts at or after the day of
+    ``first`` and ends by ``cutoff``, from the hourly rollups; return how many."""
+    day = first.astimezone(zone(LOCAL_TZ_NAME)).date()
+    out = []
+    while True:
+        start = local_midnight_utc(day)
+        end = local_midnight_utc(day + _dt.timedelta(days=1))
+        if end > cutoff:
+            break
+        hours = await store.read_rollups(kind, start, end)
+        if hours:
+            out.append(merge_rollups(day_kind(kind), start, hours))
+        day += _dt.timedelta(days=1)
+    return await store.write_rollups(day_kind(kind), out) if out else 0
+
+
+async def rollups_for(store: Any, spec: AggregateSpec, boundary: _dt.datetime) -> list[Rollup]:
+    """The rollups answering ``spec`` before ``boundary``, oldest first: daily rollups for whole
+    local days (calendar buckets in the local zone), hourly rollups for the rest."""
+    start = spec.start
+    if spec.every in ("1d", "1mo") and spec.tz == LOCAL_TZ_NAME:
+        days = await store.rollup_bounds(day_kind(spec.kind))
+        if days is not None:
+            first_day = start.astimezone(zone(LOCAL_TZ_NAME)).date()
+            day_start = local_midnight_utc(first_day)
+            if day_start < start:
+                day_start = local_midnight_utc(first_day + _dt.timedelta(days=1))
+            day_end = min(local_midnight_utc(days[1].astimezone(zone(LOCAL_TZ_NAME)).date() + _dt.timedelta(days=1)),
+                          boundary)
+            if day_start < day_end:
+                head = await store.read_rollups(spec.kind, start, day_start)
+                daily = await store.read_rollups(day_kind(spec.kind), day_start, day_end)
+                covered = daily[-1].start if daily else day_start
+                # hours of days without a daily rollup (not complete at the last run) come hourly
+                covered_end = local_midnight_utc(covered.astimezone(zone(LOCAL_TZ_NAME)).date()
+                                                 + _dt.timedelta(days=1)) if daily else day_start
+                tail = await store.read_rollups(spec.kind, covered_end, boundary)
+                return head + daily + tail
+    return await store.read_rollups(spec.kind, start, boundary)
 
 
 def answers_from_rollups(every: str) -> bool:
@@ -144,6 +238,8 @@ def combine(spec: AggregateSpec, rollups: Sequence[Rollup], raw_buckets: Sequenc
     fields = list(dict.fromkeys(f for _, f, _ in spec.fields))
     acc: dict[_dt.datetime, list] = {}  # bucket -> [rows, {field: stats}]
     if rollups:
+        _, offsets = _layout(spec.kind)
+        wanted = [(f, offsets[f]) for f in fields]
         edges = bucket_edges(rollups[0].start, rollups[-1].start + HOUR, spec.every, spec.tz)
         for r in rollups:
             b = edges[bisect.bisect_right(edges, r.start) - 1]
@@ -152,10 +248,20 @@ def combine(spec: AggregateSpec, rollups: Sequence[Rollup], raw_buckets: Sequenc
                 slot = acc[b] = [0, {}]
             slot[0] += r.samples
             st = slot[1]
-            for f in fields:
-                s = r.stats.get(f)
-                if s is not None:
-                    st[f] = merge_stats(st.get(f), s)
+            v = r.values
+            for f, o in wanted:
+                if v[o]:
+                    cur = st.get(f)
+                    if cur is None:
+                        st[f] = list(v[o:o + 6])
+                    else:
+                        cur[N] += v[o]
+                        cur[SUM] += v[o + 1]
+                        if v[o + 2] < cur[MIN]:
+                            cur[MIN] = v[o + 2]
+                        if v[o + 3] > cur[MAX]:
+                            cur[MAX] = v[o + 3]
+                        cur[LAST] = v[o + 5]
     for item in raw_buckets:
         b = item["bucket"]
         slot = acc.get(b)
@@ -180,7 +286,7 @@ def combine(spec: AggregateSpec, rollups: Sequence[Rollup], raw_buckets: Sequenc
 
 def _final(fn: str, s: list | None) -> Any:
     if fn == "count":
-        return s[N] if s else 0
+        return int(s[N]) if s else 0
     if not s or not s[N]:
         return None
     if fn == "avg":
@@ -208,7 +314,7 @@ class SidecarRollupStore:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("CREATE TABLE IF NOT EXISTS storage_rollups (kind TEXT NOT NULL, start_us INTEGER NOT NULL, "
-                         "samples INTEGER NOT NULL, stats TEXT NOT NULL, PRIMARY KEY (kind, start_us))")
+                         "samples INTEGER NOT NULL, stats BLOB NOT NULL, PRIMARY KEY (kind, start_us)) WITHOUT ROWID")
             self._conn = conn
         return self._conn
 
@@ -220,7 +326,7 @@ class SidecarRollupStore:
                 db.executemany(
                     "INSERT INTO storage_rollups (kind, start_us, samples, stats) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT (kind, start_us) DO UPDATE SET samples = excluded.samples, stats = excluded.stats",
-                    [(kind, to_us(r.start), r.samples, r.stats_json()) for r in rollups])
+                    [(kind, to_us(r.start), r.samples, r.to_blob()) for r in rollups])
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -232,7 +338,7 @@ class SidecarRollupStore:
             rows = self._db().execute(
                 "SELECT start_us, samples, stats FROM storage_rollups WHERE kind = ? AND start_us >= ? "
                 "AND start_us < ? ORDER BY start_us", (kind, to_us(start), to_us(end))).fetchall()
-        return [Rollup.from_json(kind, from_us(s), n, st) for s, n, st in rows]
+        return [Rollup.from_blob(kind, from_us(s), n, st) for s, n, st in rows]
 
     def _bounds(self, kind: str):
         with self._lock:
