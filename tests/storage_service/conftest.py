@@ -16,6 +16,16 @@ FAR_PAST = _dt.datetime(1990, 1, 1, tzinfo=UTC)
 FAR_FUTURE = _dt.datetime(2100, 1, 1, tzinfo=UTC)
 
 
+def with_overrides(cfg: dict, overrides: dict) -> dict:
+    """``cfg`` with top-level keys replaced, sub-sections merged one level deep."""
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+            cfg[key] = {**cfg[key], **value}
+        else:
+            cfg[key] = value
+    return cfg
+
+
 def bounds(kind):
     """The widest range of ``kind``'s time axis."""
     return normalize_bound(kind, FAR_PAST), normalize_bound(kind, FAR_FUTURE)
@@ -35,12 +45,7 @@ def memory_config(memory_backend_registered, tmp_path):
     def make(**overrides):
         cfg = {"backend": "memory", "memory": {"store": store}, "data_directory": str(tmp_path / "data"),
                "spool": {"retry_initial_s": 0.05, "retry_max_s": 0.2}}
-        for key, value in overrides.items():
-            if isinstance(value, dict) and isinstance(cfg.get(key), dict):
-                cfg[key] = {**cfg[key], **value}
-            else:
-                cfg[key] = value
-        return cfg
+        return with_overrides(cfg, overrides)
 
     yield make
     drop_store(store)

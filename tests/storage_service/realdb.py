@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import with_overrides
+
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_SCRIPT = REPO / "scripts" / "dev" / "timescaledb-local.sh"
 
@@ -122,11 +124,6 @@ def hybrid_real_config(tmp_path, timescale_server, timescale_schema):
                "timescaledb": {"dsn": timescale_server.dsn, "schema": timescale_schema,
                                "pool": {"min": 1, "max": 4}, "policies": False, "connect_timeout_s": 3},
                "spool": {"retry_initial_s": 0.1, "retry_max_s": 0.5}}
-        for key, value in overrides.items():
-            if isinstance(value, dict) and isinstance(cfg.get(key), dict):
-                cfg[key] = {**cfg[key], **value}
-            else:
-                cfg[key] = value
-        return cfg
+        return with_overrides(cfg, overrides)
 
     return make
