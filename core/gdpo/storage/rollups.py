@@ -145,7 +145,16 @@ def merge_stats(a: list | None, b: list | None) -> list | None:
         return list(b) if b is not None else None
     if b is None:
         return list(a)
-    return [a[N] + b[N], a[SUM] + b[SUM], min(a[MIN], b[MIN]), max(a[MAX], b[MAX]), a[FIRST], b[LAST]]
+    return [a[N] + b[N], _either(a[SUM], b[SUM], lambda x, y: x + y), _either(a[MIN], b[MIN], min),
+            _either(a[MAX], b[MAX], max), _either(a[FIRST], b[FIRST], lambda x, y: x),
+            _either(a[LAST], b[LAST], lambda x, y: y)]
+
+
+def _either(x, y, both):
+    """``both(x, y)``, or whichever is not None (a partial a backend was not asked for is None)."""
+    if x is None:
+        return y
+    return x if y is None else both(x, y)
 
 
 def merge_late(fresh: Rollup, existing: Rollup | None) -> Rollup:
@@ -222,13 +231,17 @@ def answers_from_rollups(every: str) -> bool:
 
 # --------------------------------------------------------------------------- aggregation
 
-_PARTIAL_FNS = ("count", "sum", "min", "max", "first", "last")
+_PARTIALS = {"avg": ("sum",), "sum": ("sum",), "count": (), "min": ("min",), "max": ("max",),
+             "first": ("first",), "last": ("last",)}
 
 
 def partial_spec(spec: AggregateSpec, start: _dt.datetime) -> AggregateSpec:
-    """A spec asking a backend for the partial statistics of every field of ``spec``."""
-    fields = dict.fromkeys(f for _, f, _ in spec.fields)
-    out = tuple((f"{f}\x1f{fn}", f, fn) for f in fields for fn in _PARTIAL_FNS)
+    """A spec asking a backend, from ``start``, for the partial statistics that the
+    functions of ``spec`` need (always the count of non-null values of each field)."""
+    needed: dict[str, dict[str, None]] = {}
+    for _, f, fn in spec.fields:
+        needed.setdefault(f, {"count": None}).update(dict.fromkeys(_PARTIALS[fn]))
+    out = tuple((f"{f}\x1f{fn}", f, fn) for f, fns in needed.items() for fn in fns)
     return AggregateSpec(spec.kind, start, spec.end, spec.every, out, spec.tz)
 
 
@@ -271,8 +284,8 @@ def combine(spec: AggregateSpec, rollups: Sequence[Rollup], raw_buckets: Sequenc
         for f in fields:
             n = item.get(f"{f}\x1fcount") or 0
             if n:
-                s = [n, item[f"{f}\x1fsum"], item[f"{f}\x1fmin"], item[f"{f}\x1fmax"],
-                     item[f"{f}\x1ffirst"], item[f"{f}\x1flast"]]
+                s = [n, item.get(f"{f}\x1fsum"), item.get(f"{f}\x1fmin"), item.get(f"{f}\x1fmax"),
+                     item.get(f"{f}\x1ffirst"), item.get(f"{f}\x1flast")]
                 slot[1][f] = merge_stats(slot[1].get(f), s)
     out = []
     for b in sorted(acc):
