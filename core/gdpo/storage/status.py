@@ -1,7 +1,7 @@
 """The data directory and the status files of running processes.
 
 The data directory (``data_storage.data_directory``; by default the directory of
-``data_storage.sqlite.path``) holds the storage service's local files::
+``data_storage.sqlite.path`` when SQLite is in use) holds the storage service's local files::
 
     <data directory>/
         spool/<backend>/...              outage spools (``spool.directory`` overrides)
@@ -27,13 +27,19 @@ STATUS_DIR = "status"
 
 
 def resolve_data_dir(ds: Mapping[str, Any] | None) -> Path | None:
-    """The data directory of a ``data_storage`` mapping, or None when none can be derived."""
+    """The data directory of a ``data_storage`` mapping: ``data_directory``, else the
+    directory of ``sqlite.path`` when SQLite is one of the backends in use, else None (no
+    spool, no status file: set ``data_directory`` for a server-only setup)."""
     if not ds:
         return None
     if ds.get("data_directory"):
         return Path(ds["data_directory"])
+    from gdpo.storage.facade import routes_for
+
     sqlite = ds.get("sqlite")
-    if isinstance(sqlite, Mapping) and sqlite.get("path") and sqlite["path"] != ":memory:":
+    if "sqlite" not in routes_for(ds).values() or not isinstance(sqlite, Mapping):
+        return None
+    if sqlite.get("path") and sqlite["path"] != ":memory:":
         return Path(sqlite["path"]).expanduser().resolve().parent
     return None
 
