@@ -1,4 +1,7 @@
-"""A writing process for the kill -9 test: ``python crash_writer.py CONFIG_JSON ACK_FILE RUN``.
+"""A writing process for the kill -9 test: ``python crash_writer.py CONFIG_JSON ACK_FILE RUN [sigterm]``.
+
+With ``sigterm`` it writes three records (left in the pipeline's buffer), writes ``ready``
+to ACK_FILE and waits to be terminated (the SIGTERM test).
 
 It writes one ``energy_data`` record per iteration (buffered by the pipeline), a
 ``charging_sessions`` record every 5th (written through) and calls ``flush()`` every 10th;
@@ -25,11 +28,22 @@ def record_ts(run: int, i: int) -> _dt.datetime:
     return BASE + _dt.timedelta(days=run, seconds=i)
 
 
-async def main(config_path: str, ack_path: str, run: int) -> None:
+async def wait_for_sigterm(storage, ack: int) -> None:
+    """Buffer three records, say so, and wait (SIGTERM must flush them)."""
+    for i in range(3):
+        await storage.write("energy_data", {"ts": record_ts(0, i), "pv_power_w": float(i)})
+    os.write(ack, b"ready\n")
+    os.fsync(ack)
+    await asyncio.sleep(3600)
+
+
+async def main(config_path: str, ack_path: str, run: int, mode: str = "loop") -> None:
     with open(config_path, encoding="utf-8") as f:
         config = json.load(f)
     ack = os.open(ack_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     async with open_storage(config) as storage:
+        if mode == "sigterm":
+            await wait_for_sigterm(storage, ack)
         i = 0
         while True:
             ts = record_ts(run, i)
@@ -48,4 +62,4 @@ async def main(config_path: str, ack_path: str, run: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    asyncio.run(main(*sys.argv[1:3], int(sys.argv[3]), *sys.argv[4:5]))

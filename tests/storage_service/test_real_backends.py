@@ -215,6 +215,26 @@ async def test_kill_9_hybrid_with_the_spool(tmp_path, hybrid_real_config):  # no
     assert result["survived"] == KILL_RUNS and result["runs_with_a_spool_to_replay"] == KILL_RUNS
 
 
+async def test_sigterm_flushes_the_buffer(tmp_path):
+    config = {"backend": "sqlite", "sqlite": {"path": str(tmp_path / "data" / "gdpo.db")},
+              "retention": {"schedule": False}, "batch": {"flush_interval_s": 3600}}
+    cfg_path = tmp_path / "writer.json"
+    cfg_path.write_text(json.dumps(config))
+    ack = tmp_path / "ready"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.Popen([sys.executable, WRITER, str(cfg_path), str(ack), "0", "sigterm"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not (ack.exists() and ack.read_text().strip() == "ready") and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        await asyncio.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == -signal.SIGTERM
+    proc.stderr.close()
+    async with open_storage(config) as s:
+        assert len(await s.read("energy_data", FAR_PAST, FAR_FUTURE)) == 3, "SIGTERM flushed the buffer"
+
+
 # --------------------------------------------------------------------------- retention
 
 
