@@ -40,9 +40,9 @@ async def write_rollups(backend: Any, kind: str, rollups: Sequence[Rollup]) -> i
     writer, _ = backend._require_open()
     rows = [(kind, _us(r.start), r.samples, r.to_blob()) for r in rollups]
 
-    async def work(conn):
-        await conn.execute(CREATE)
-        await conn.executemany(UPSERT, rows)
+    def work(conn):  # in the writer thread, inside the writer's transaction
+        conn.execute(CREATE)
+        conn.executemany(UPSERT, rows)
 
     await writer.transaction(work, f"writing {len(rows)} {kind} rollups")
     return len(rows)
