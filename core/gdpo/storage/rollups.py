@@ -242,7 +242,10 @@ def partial_spec(spec: AggregateSpec, start: _dt.datetime) -> AggregateSpec:
     for _, f, fn in spec.fields:
         needed.setdefault(f, {"count": None}).update(dict.fromkeys(_PARTIALS[fn]))
     out = tuple((f"{f}\x1f{fn}", f, fn) for f, fns in needed.items() for fn in fns)
-    return AggregateSpec(spec.kind, start, spec.end, spec.every, out, spec.tz)
+    # calendar buckets are asked for by the hour (cheaper for a backend; every UTC hour lies
+    # within one local day, the zone's offsets being whole hours) and regrouped by combine()
+    every = "1h" if spec.every in ("1d", "1mo") else spec.every
+    return AggregateSpec(spec.kind, start, spec.end, every, out, spec.tz)
 
 
 def combine(spec: AggregateSpec, rollups: Sequence[Rollup], raw_buckets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -275,8 +278,13 @@ def combine(spec: AggregateSpec, rollups: Sequence[Rollup], raw_buckets: Sequenc
                         if v[o + 3] > cur[MAX]:
                             cur[MAX] = v[o + 3]
                         cur[LAST] = v[o + 5]
+    raw_edges = None
+    if raw_buckets and spec.every in ("1d", "1mo"):
+        raw_edges = bucket_edges(raw_buckets[0]["bucket"], raw_buckets[-1]["bucket"] + HOUR, spec.every, spec.tz)
     for item in raw_buckets:
         b = item["bucket"]
+        if raw_edges is not None:
+            b = raw_edges[bisect.bisect_right(raw_edges, b) - 1]
         slot = acc.get(b)
         if slot is None:
             slot = acc[b] = [0, {}]
