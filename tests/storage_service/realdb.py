@@ -78,6 +78,7 @@ def find_timescale() -> tuple[TimescaleServer | None, str]:
 def timescale_server():
     """The TimescaleDB server of this session (skip, or fail under CI=true, without one)."""
     pytest.importorskip("asyncpg")
+    pytest.importorskip("gdpo_timescaledb.backend", reason="the TimescaleDB backend is not part of this tree")
     server, reason = find_timescale()
     if server is None:
         missing(f"no TimescaleDB server: {reason}")

@@ -38,7 +38,7 @@ from .crash_writer import record_ts
 from .realdb import controllable_timescale, hybrid_real_config, timescale_schema, timescale_server  # noqa: F401
 from .test_retention import FIELDS, assert_same
 
-pytest.importorskip("aiosqlite")
+pytest.importorskip("gdpo_sqlite.backend", reason="the SQLite backend is not part of this tree")
 FAR_PAST = _dt.datetime(1990, 1, 1, tzinfo=UTC)
 FAR_FUTURE = _dt.datetime(2100, 1, 1, tzinfo=UTC)
 WRITER = os.path.join(os.path.dirname(__file__), "crash_writer.py")
