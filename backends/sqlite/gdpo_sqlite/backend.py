@@ -33,6 +33,7 @@ from gdpo_sqlite.migrations import LATEST_VERSION, migrate
 from gdpo_sqlite.pool import ReaderPool
 from gdpo_sqlite.queries import aggregate_params, aggregate_sql, needs_bucket_table, time_range_sql
 from gdpo_sqlite.schema import all_tables, table_sql
+from gdpo_sqlite import service_rollups
 from gdpo_sqlite.sqlerrors import translate, with_retry
 from gdpo_sqlite.writer import Writer
 
@@ -298,5 +299,18 @@ class SQLiteBackend:
         """The schema version of the open database."""
         rows = await self._read("SELECT max(version) FROM schema_migrations", (), "reading the schema version")
         return rows[0][0] or 0
+
+    # -- optional backend methods: the storage service's rollups (gdpo_sqlite/service_rollups.py)
+    async def write_rollups(self, kind: str, rollups: Sequence[Any]) -> int:
+        """Upsert hourly or daily rollups of ``kind`` (see ``gdpo.storage.rollups``)."""
+        return await service_rollups.write_rollups(self, kind, rollups)
+
+    async def read_rollups(self, kind: str, start: Any, end: Any) -> list[Any]:
+        """Rollups of ``kind`` with ``start <= rollup.start < end``, oldest first."""
+        return await service_rollups.read_rollups(self, kind, start, end)
+
+    async def rollup_bounds(self, kind: str) -> Any:
+        """Start of the oldest and newest rollup of ``kind``, or None."""
+        return await service_rollups.rollup_bounds(self, kind)
 
 
