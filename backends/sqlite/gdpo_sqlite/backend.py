@@ -19,6 +19,7 @@ from gdpo.storage import (
     Capabilities,
     Health,
     Record,
+    RollupMethods,
     StorageError,
     WriteResult,
     record_class,
@@ -54,8 +55,10 @@ def _option(options: dict[str, Any], *keys: str) -> Any:
     return default.default if value is None else value
 
 
-class SQLiteBackend:
+class SQLiteBackend(RollupMethods):
     """Stores every record kind in one SQLite file (see docs/storage-sqlite.md)."""
+
+    rollup_io = service_rollups  # the optional rollup methods (storage service), see service_rollups.py
 
     capabilities = Capabilities(concurrent_writers=True, transactions=True, persistent=True,
                                 max_payload_bytes=256 * 1024 * 1024)
@@ -299,18 +302,5 @@ class SQLiteBackend:
         """The schema version of the open database."""
         rows = await self._read("SELECT max(version) FROM schema_migrations", (), "reading the schema version")
         return rows[0][0] or 0
-
-    # -- optional backend methods: the storage service's rollups (gdpo_sqlite/service_rollups.py)
-    async def write_rollups(self, kind: str, rollups: Sequence[Any]) -> int:
-        """Upsert hourly or daily rollups of ``kind`` (see ``gdpo.storage.rollups``)."""
-        return await service_rollups.write_rollups(self, kind, rollups)
-
-    async def read_rollups(self, kind: str, start: Any, end: Any) -> list[Any]:
-        """Rollups of ``kind`` with ``start <= rollup.start < end``, oldest first."""
-        return await service_rollups.read_rollups(self, kind, start, end)
-
-    async def rollup_bounds(self, kind: str) -> Any:
-        """Start of the oldest and newest rollup of ``kind``, or None."""
-        return await service_rollups.rollup_bounds(self, kind)
 
 

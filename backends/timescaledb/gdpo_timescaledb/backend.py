@@ -15,20 +15,21 @@ from typing import Any, Sequence
 
 import asyncpg
 
-from gdpo.storage import AggregateSpec, Capabilities, Health, StorageError, WriteResult
+from gdpo.storage import AggregateSpec, Capabilities, Health, RollupMethods, StorageError, WriteResult
 from gdpo.storage.records import Record, record_class
-from gdpo_timescaledb import buckets, reads, retention, rollup, schema, stats, writes
+from gdpo_timescaledb import buckets, reads, retention, rollup, schema, service_rollups, stats, writes
 from gdpo_timescaledb.connection import ConnectionManager
 from gdpo_timescaledb.edition import ServerInfo
 from gdpo_timescaledb.policies import PolicySettings, retention_cutoff
-from gdpo_timescaledb import service_rollups
 from gdpo_timescaledb.tables import HYPERTABLE_KINDS, KindTable, all_tables, quote_ident
 
 log = logging.getLogger(__name__)
 
 
-class TimescaleBackend:
+class TimescaleBackend(RollupMethods):
     """Stores every record kind on a TimescaleDB server (hypertables for the time series)."""
+
+    rollup_io = service_rollups  # the optional rollup methods (storage service), see service_rollups.py
 
     capabilities = Capabilities(concurrent_writers=True, transactions=True, persistent=True,
                                 max_payload_bytes=64 * 1024 * 1024)
@@ -166,16 +167,3 @@ class TimescaleBackend:
         await self.connections.run(f"{verb.lower()}", analyse)
         done["analyzed"] = sorted(self.tables)
         return done
-
-    # -- optional backend methods: the storage service's rollups (gdpo_timescaledb/service_rollups.py)
-    async def write_rollups(self, kind: str, rollups: Sequence[Any]) -> int:
-        """Upsert hourly or daily rollups of ``kind`` (see ``gdpo.storage.rollups``)."""
-        return await service_rollups.write_rollups(self, kind, rollups)
-
-    async def read_rollups(self, kind: str, start: Any, end: Any) -> list[Any]:
-        """Rollups of ``kind`` with ``start <= rollup.start < end``, oldest first."""
-        return await service_rollups.read_rollups(self, kind, start, end)
-
-    async def rollup_bounds(self, kind: str) -> Any:
-        """Start of the oldest and newest rollup of ``kind``, or None."""
-        return await service_rollups.rollup_bounds(self, kind)

@@ -114,6 +114,26 @@ class RollupStore(Protocol):
         """Start of the oldest and of the newest rollup of ``kind``, or None."""
 
 
+class RollupMethods:
+    """Base class giving a backend the optional rollup methods of :class:`RollupStore`,
+    delegating to ``rollup_io``: a module (or object) whose functions ``write_rollups``,
+    ``read_rollups`` and ``rollup_bounds`` take the backend as first argument."""
+
+    rollup_io: Any = None
+
+    async def write_rollups(self, kind: str, rollups: Sequence[Rollup]) -> int:
+        """Upsert hourly or daily rollups of ``kind``."""
+        return await self.rollup_io.write_rollups(self, kind, rollups)
+
+    async def read_rollups(self, kind: str, start: _dt.datetime, end: _dt.datetime) -> list[Rollup]:
+        """Rollups of ``kind`` with ``start <= rollup.start < end``, oldest first."""
+        return await self.rollup_io.read_rollups(self, kind, start, end)
+
+    async def rollup_bounds(self, kind: str) -> tuple[_dt.datetime, _dt.datetime] | None:
+        """Start of the oldest and newest rollup of ``kind``, or None."""
+        return await self.rollup_io.rollup_bounds(self, kind)
+
+
 def floor_hour(t: _dt.datetime) -> _dt.datetime:
     """The start of the UTC hour holding ``t``."""
     return t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
@@ -416,6 +436,8 @@ class MemoryRollupStore:
 
 def has_native_rollups(backend: Any) -> bool:
     """True when a backend implements the optional rollup methods itself."""
+    if isinstance(backend, RollupMethods) and backend.rollup_io is None:
+        return False
     return all(callable(getattr(backend, m, None)) for m in ("write_rollups", "read_rollups", "rollup_bounds"))
 
 
