@@ -116,7 +116,9 @@ class Storage:
                 except StorageConnectionError as exc:
                     # a long-running process starts anyway: the backend's writes are spooled
                     # and it is opened by the retry task once it can be reached
-                    if not (self.background and self.pipeline.lanes[name].spool is not None):
+                    # (only where the spool can take its writes: not a read-only file system)
+                    spool = self.pipeline.lanes[name].spool
+                    if not (self.background and spool is not None and await asyncio.to_thread(spool.writable)):
                         raise
                     self.pipeline.defer_open(name, exc, on_open=self._opened.append)
                     continue

@@ -127,6 +127,14 @@ class Spool:
         finally:
             os.close(fd)
 
+    def writable(self) -> bool:
+        """True when the spool directory can be created and written (blocking)."""
+        try:
+            with self._locked():
+                return os.access(self.directory, os.W_OK)
+        except OSError:
+            return False
+
     def segments(self) -> list[Path]:
         """Every segment (open and sealed), oldest first."""
         if not self.directory.is_dir():
