@@ -1,0 +1,1 @@
+"""The coordinator: data collection, charging and selling decisions, session planning."""
