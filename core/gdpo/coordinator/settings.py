@@ -13,7 +13,6 @@ from typing import Any
 from gdpo.storage.options import Option
 
 COORDINATOR_SCHEMA = {
-    "telemetry_interval_s": Option("float", 60.0, "Seconds between inverter readings", min=1, max=3600),
     "decision_interval_min": Option("int", 15, "Minutes between decisions, aligned to the hour (15: :00/:15/:30/:45)",
                                     min=1, max=60),
     "heartbeat_interval_s": Option("float", 60.0, "Seconds between system_state heartbeats", min=1, max=3600),
