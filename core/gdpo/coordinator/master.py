@@ -32,8 +32,6 @@ from gdpo.storage.aggregate import local_midnight_utc, zone
 
 log = logging.getLogger(__name__)
 
-HORIZON_H = 48
-
 
 class MasterCoordinator:
     """Runs the coordinator until :meth:`request_stop`, then shuts down cleanly."""
@@ -114,14 +112,15 @@ class MasterCoordinator:
                 task.cancel()
 
     async def _fire(self, name: str, now: _dt.datetime, due: _dt.datetime) -> _dt.datetime:
-        """Run one timer; return when it is due next (missed periods are skipped, not replayed)."""
+        """Run one timer; return when it is due next."""
         try:
             if name == "telemetry":
                 await self.telemetry_tick(now)
                 return _next_after(due, _dt.timedelta(seconds=self.telemetry_interval_s), now)
             if name == "decision":
-                await self.decision_tick(now)
+                # decide for the quarter that is due (its aligned instant), unless far behind
                 step = _dt.timedelta(minutes=self.config["coordinator"]["decision_interval_min"])
+                await self.decision_tick(due if now - due < step / 2 else now)
                 return _aligned_after(now, step)
             if name == "heartbeat":
                 await self._heartbeat(now)
@@ -182,11 +181,16 @@ class MasterCoordinator:
                             ("; using the bundled SAMPLE prices" if sample else "; self-use until prices are known"))
             self.price_note = note
             start = quarter_start(now) - _dt.timedelta(minutes=15)
-            self._prices = list(await self.prices.prices_between(start, now + _dt.timedelta(hours=HORIZON_H)))
+            self._prices = list(await self.prices.prices_between(start, self.horizon_limit(now)))
         except Exception as exc:
             self._error(f"prices unavailable: {exc}")
             self._prices = [q for q in self._prices if q.period_start >= quarter_start(now)]
         return self._prices
+
+    def horizon_limit(self, now: _dt.datetime) -> _dt.datetime:
+        """The end of tomorrow (local): the farthest a day-ahead price can be known."""
+        today = now.astimezone(zone(self.tz)).date()
+        return local_midnight_utc(today + _dt.timedelta(days=2), self.tz)
 
     async def decision_tick(self, now: _dt.datetime) -> Decision:
         """Decide for this quarter, command, and store the decision and the sessions."""
@@ -347,10 +351,13 @@ async def get_state_history(storage, start: Any, end: Any) -> list[Any]:
     return await storage.read("system_state", start, end)
 
 
-def _next_after(due: _dt.datetime, step: _dt.timedelta, now: _dt.datetime) -> _dt.datetime:
+def _next_after(due: _dt.datetime, step: _dt.timedelta, now: _dt.datetime, catch_up: int = 10) -> _dt.datetime:
+    """The next due time: one step after ``due`` (a late tick is caught up, so a busy moment
+    does not lose heartbeats or readings), unless more than ``catch_up`` steps behind."""
     nxt = due + step
-    while nxt <= now:
-        nxt += step
+    if now - nxt > catch_up * step:
+        while nxt <= now:
+            nxt += step
     return nxt
 
 

@@ -1,0 +1,181 @@
+"""End to end: a simulated night at high speed against the built-in simulator (the real
+``goodwe`` library over loopback), stored in real SQLite files, and the same on hybrid
+(SQLite + TimescaleDB). PSE is never contacted: the price URL points at a closed loopback
+port, so the bundled sample prices are used (labelled SAMPLE).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gdpo.commands.run import RunOptions, run_coordinator
+from gdpo.config import load_config
+from gdpo.prices import PriceService
+from gdpo.storage import open_storage
+from gdpo.storage.aggregate import local_midnight_utc
+
+START = _dt.datetime(2026, 3, 10, 0, 0)  # local time
+DAY = _dt.date(2026, 3, 10)
+NO_PSE = {"pse_base_url": "http://127.0.0.1:9/api", "retries": 0, "timeout_s": 1.0}
+
+
+def write_config(tmp_path: Path, data_storage: dict) -> Path:
+    path = tmp_path / "gdpo.yaml"
+    path.write_text(yaml.safe_dump({"data_storage": data_storage, "prices": NO_PSE}))
+    return path
+
+
+def sqlite_storage(tmp_path: Path) -> dict:
+    return {"backend": "sqlite", "sqlite": {"path": str(tmp_path / "data" / "gdpo.db")}}
+
+
+def hybrid_storage(tmp_path: Path) -> dict:
+    dsn = os.environ.get("TIMESCALEDB_TEST_DSN")
+    if not dsn:
+        if os.environ.get("CI") == "true":
+            pytest.fail("TIMESCALEDB_TEST_DSN is not set under CI=true: the hybrid end-to-end test must run")
+        pytest.skip("no TimescaleDB server: set TIMESCALEDB_TEST_DSN (scripts/dev/timescaledb-local.sh dsn)")
+    return {"backend": "hybrid", "hybrid": {"sessions": "sqlite", "timeseries": "timescaledb"},
+            "sqlite": {"path": str(tmp_path / "data" / "gdpo.db")}, "timescaledb": {"dsn": dsn}}
+
+
+async def _clear_timescale(cfg, start, end):
+    """A shared server keeps earlier runs' rows: remove the simulated window's time series first."""
+    async with open_storage(cfg) as storage:
+        for kind in ("energy_data", "system_state", "price_forecasts", "pv_forecasts"):
+            backend = storage.backend_for(kind)
+            if backend.name == "timescaledb":
+                rows = await storage.read(kind, start - _dt.timedelta(days=30), end + _dt.timedelta(days=3))
+                if rows:
+                    await storage.delete_older_than(kind, end + _dt.timedelta(days=3))
+
+
+async def simulated_night(tmp_path: Path, data_storage: dict):
+    cfg = load_config(write_config(tmp_path, data_storage), env={})
+    from gdpo.storage.aggregate import zone
+
+    start = START.replace(tzinfo=zone("Europe/Warsaw")).astimezone(_dt.timezone.utc)
+    if data_storage["backend"] == "hybrid":
+        await _clear_timescale(cfg, start, start + _dt.timedelta(hours=6))
+    lines: list[str] = []
+    t0 = time.monotonic()
+    summary = await run_coordinator(cfg, RunOptions(simulate=True, speed=1800, duration=_dt.timedelta(hours=5),
+                                                    start=start), echo=lines.append)
+    wall_s = time.monotonic() - t0
+    return cfg, summary, lines, wall_s
+
+
+async def check_night(cfg, summary, lines, wall_s):
+    assert wall_s < 40, f"the simulated night took {wall_s:.1f} s"
+    assert any("SAMPLE" in line for line in lines), "sample prices must be labelled"
+    async with open_storage(cfg) as storage:
+        end = summary.end + _dt.timedelta(minutes=10)
+        decisions = await storage.read("coordinator_decisions", summary.start, end)
+        states = await storage.read("system_state", summary.start, end)
+        energy = await storage.read("energy_data", summary.start, end)
+        sessions = [s for s in await storage.read("charging_sessions", summary.start, end)
+                    if s.status in ("completed", "cancelled")]
+        async with PriceService(storage, {"prices": NO_PSE}, simulate=True) as prices:
+            day_prices = await prices.prices_between(local_midnight_utc(DAY), local_midnight_utc(DAY + _dt.timedelta(1)))
+
+        # every decision is stored, one per quarter-hour, with the whole decision in payload
+        assert len(decisions) >= 5 * 4
+        quarter_ticks = [d for d in decisions if d.ts.minute % 15 == 0 and d.ts.second < 5]
+        assert len(quarter_ticks) >= 5 * 4 - 1, " ".join(d.ts.strftime("%H:%M:%S") for d in decisions)
+        assert all(d.payload["rule"] and "numbers" in d.payload for d in decisions)
+        # every minute a heartbeat; the last state is stopped
+        assert len([s for s in states if s.payload.get("source") == "coordinator"]) >= 5 * 60 * 0.9
+        assert states[-1].state == "stopped"
+        assert len(energy) >= 5 * 60 * 0.9
+        assert all(e.grid_import_total_kwh is not None for e in energy)
+
+        # sessions have measured energy and cost (each quarter's kWh x its final price)
+        assert sessions, "the night must charge in its cheap quarters"
+        price_at = {q.period_start: q.final_pln_kwh for q in day_prices}
+        for s in sessions:
+            assert s.actual_energy_kwh > 0.5
+            quarters = s.payload["quarters_measured"]
+            assert round(sum(q["energy_kwh"] * price_at[_dt.datetime.fromisoformat(q["period_start"])]
+                             for q in quarters), 2) == round(s.cost_pln, 2)
+            assert round(sum(q["energy_kwh"] for q in quarters), 3) == round(s.actual_energy_kwh, 3)
+
+        # charging happens in cheap quarters
+        charged = [price_at[_dt.datetime.fromisoformat(q["period_start"])]
+                   for s in sessions for q in s.payload["quarters_measured"] if q["energy_kwh"] > 0.05]
+        day_finals = [q.final_pln_kwh for q in day_prices]
+        assert max(charged) < statistics.mean(day_finals)
+        assert statistics.mean(charged) <= statistics.median(day_finals)
+
+        # the summary reconciles with the stored records to the cent
+        assert round(summary.energy_charged_kwh, 3) == round(sum(s.actual_energy_kwh for s in sessions), 3)
+        assert round(summary.cost_pln, 2) == round(sum(s.cost_pln for s in sessions), 2)
+        avg = statistics.mean(day_finals)
+        assert round(summary.savings_pln, 2) == round(summary.energy_charged_kwh * avg - summary.cost_pln, 2)
+        printed = {line.split(":", 1)[0].strip(): line.split(":", 1)[1].strip() for line in lines if ":" in line}
+        assert printed["cost"] == f"{sum(s.cost_pln for s in sessions):.2f} PLN"
+        assert summary.decisions == len(decisions)
+
+
+async def test_simulated_night_on_sqlite(tmp_path):
+    cfg, summary, lines, wall_s = await simulated_night(tmp_path, sqlite_storage(tmp_path))
+    await check_night(cfg, summary, lines, wall_s)
+    db = tmp_path / "data" / "gdpo.db"
+    assert db.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.timescaledb
+async def test_simulated_night_on_hybrid(tmp_path):
+    storage = hybrid_storage(tmp_path)
+    cfg, summary, lines, wall_s = await simulated_night(tmp_path, storage)
+    await check_night(cfg, summary, lines, wall_s)
+
+
+def test_sigterm_stops_charging_and_closes_the_session(tmp_path):
+    cfg = write_config(tmp_path, sqlite_storage(tmp_path))
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_PATH", "GDPO_CONFIG", "GDPO_STORAGE_BACKEND")}
+    proc = subprocess.Popen([sys.executable, "-m", "gdpo.cli", "run", "--config", str(cfg), "--simulate",
+                             "--speed", "600", "--start", START.isoformat()],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    seen = []
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            seen.append(line)
+            if " charging " in line:
+                break
+        else:
+            pytest.fail("never started charging: " + "".join(seen))
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Summary" in out
+
+    import asyncio
+
+    async def check():
+        async with open_storage(load_config(cfg, env={})) as storage:
+            wide = (_dt.datetime(2026, 3, 8, tzinfo=_dt.timezone.utc), _dt.datetime(2026, 3, 12, tzinfo=_dt.timezone.utc))
+            sessions = [s for s in await storage.read("charging_sessions", *wide) if s.origin == "decision"
+                        or s.payload.get("started_ts")]
+            states = await storage.read("system_state", *wide)
+            return sessions, states
+
+    sessions, states = asyncio.run(check())
+    assert sessions and sessions[-1].status == "cancelled"
+    assert sessions[-1].payload["end_reason"] == "coordinator stopped"
+    assert sessions[-1].actual_energy_kwh > 0 and sessions[-1].cost_pln > 0
+    assert states[-1].state == "stopped"
