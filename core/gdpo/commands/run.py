@@ -172,6 +172,7 @@ async def _build(cfg, storage, clock, server, options: RunOptions, status):
     coordinator.collector = EnhancedDataCollector(storage, gateway, interval_s=interval, now=clock.now,
                                                   price_source=coordinator.price_for)
     coordinator.fetch_prices = not (options.simulate and failed)
+    coordinator.price_note = "; ".join(f"{d}: {t}" for d, t in failed.items()) or None
     return coordinator
 
 

@@ -144,9 +144,8 @@ class MasterCoordinator:
     async def telemetry_tick(self, now: _dt.datetime) -> None:
         """Read the inverter (the collector stores the record) and meter active sessions."""
         record = await self.collector.collect_once()
-        if record is None:
-            self._error(f"inverter {getattr(self.gateway, 'name', '')} not answering: "
-                        f"{getattr(self.collector, 'last_error', None)}")
+        if record is None:  # the collector logged it and recorded the degraded state
+            self.last_error = f"inverter not answering: {getattr(self.collector, 'last_error', None)}"
             return
         self.reading = Telemetry.from_mapping(record)
         self.readings += 1
