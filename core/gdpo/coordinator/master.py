@@ -120,7 +120,7 @@ class MasterCoordinator:
             if name == "decision":
                 # decide for the quarter that is due (its aligned instant), unless far behind
                 step = _dt.timedelta(minutes=self.config["coordinator"]["decision_interval_min"])
-                await self.decision_tick(due if now - due < step / 2 else now)
+                await self.decision_tick(due if now - due < step else now)
                 return _aligned_after(now, step)
             if name == "heartbeat":
                 await self._heartbeat(now)
