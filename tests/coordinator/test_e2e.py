@@ -13,6 +13,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,18 @@ import yaml
 
 from gdpo.commands.run import RunOptions, run_coordinator
 from gdpo.config import load_config
+from gdpo.coordinator.master import get_state_history
 from gdpo.prices import PriceService
 from gdpo.storage import open_storage
 from gdpo.storage.aggregate import local_midnight_utc
 
-START = _dt.datetime(2026, 3, 10, 0, 0)  # local time
-DAY = _dt.date(2026, 3, 10)
+START = _dt.datetime(2026, 3, 9, 22, 0)  # local time: the night crosses midnight
+
+
+def unique_start() -> _dt.datetime:
+    """A January night of a year no other run used: a shared TimescaleDB keeps earlier runs' rows."""
+    n = uuid.uuid4().int
+    return _dt.datetime(2030 + n % 900, 1, 5 + n // 900 % 20, 22, 0)
 NO_PSE = {"pse_base_url": "http://127.0.0.1:9/api", "retries": 0, "timeout_s": 1.0}
 
 
@@ -51,20 +58,20 @@ def hybrid_storage(tmp_path: Path) -> dict:
             "sqlite": {"path": str(tmp_path / "data" / "gdpo.db")}, "timescaledb": {"dsn": dsn}}
 
 
-async def simulated_night(tmp_path: Path, data_storage: dict, *, speed: float, hours: int):
+async def simulated_night(tmp_path: Path, data_storage: dict, *, speed: float, hours: int, local_start=START):
     cfg = load_config(write_config(tmp_path, data_storage), env={})
     from gdpo.storage.aggregate import zone
 
-    start = START.replace(tzinfo=zone("Europe/Warsaw")).astimezone(_dt.timezone.utc)
+    start = local_start.replace(tzinfo=zone("Europe/Warsaw")).astimezone(_dt.timezone.utc)
     lines: list[str] = []
     t0 = time.monotonic()
     summary = await run_coordinator(cfg, RunOptions(simulate=True, speed=speed, duration=_dt.timedelta(hours=hours),
                                                     start=start), echo=lines.append)
     wall_s = time.monotonic() - t0
-    return cfg, summary, lines, wall_s, hours
+    return cfg, summary, lines, wall_s, hours, (local_start.date(), local_start.date() + _dt.timedelta(days=1))
 
 
-async def check_night(cfg, summary, lines, wall_s, hours):
+async def check_night(cfg, summary, lines, wall_s, hours, DAYS):
     assert wall_s < 40, f"the simulated night took {wall_s:.1f} s"
     assert any("SAMPLE" in line for line in lines), "sample prices must be labelled"
     async with open_storage(cfg) as storage:
@@ -75,7 +82,9 @@ async def check_night(cfg, summary, lines, wall_s, hours):
         sessions = [s for s in await storage.read("charging_sessions", summary.start, end)
                     if s.status in ("completed", "cancelled")]
         async with PriceService(storage, {"prices": NO_PSE}, simulate=True) as prices:
-            day_prices = await prices.prices_between(local_midnight_utc(DAY), local_midnight_utc(DAY + _dt.timedelta(1)))
+            day_prices = await prices.prices_between(local_midnight_utc(DAYS[0]),
+                                                     local_midnight_utc(DAYS[-1] + _dt.timedelta(1)))
+        daily = {d.date: d for d in await storage.read("daily_stats", DAYS[0], DAYS[-1] + _dt.timedelta(1))}
 
         # every decision is stored, one per quarter-hour, with the whole decision in payload
         assert len(decisions) >= hours * 4
@@ -85,6 +94,10 @@ async def check_night(cfg, summary, lines, wall_s, hours):
         # every minute a heartbeat; the last state is stopped
         assert len([s for s in states if s.payload.get("source") == "coordinator"]) >= hours * 60 * 0.9
         assert states[-1].state == "stopped"
+        assert [s.ts for s in await get_state_history(storage, summary.start, end)] == [s.ts for s in states]
+        # daily stats of the day that ended at midnight (complete) and of the day the run stopped in (partial)
+        assert not daily[DAYS[0]].payload.get("partial") and daily[DAYS[1]].payload["partial"]
+        assert daily[DAYS[0]].total_grid_import_kwh is not None and daily[DAYS[0]].avg_price_pln_kwh > 0
         assert len(energy) >= hours * 60 * 0.9
         assert all(e.grid_import_total_kwh is not None for e in energy)
 
@@ -125,7 +138,8 @@ async def test_simulated_night_on_sqlite(tmp_path):
 async def test_simulated_night_on_hybrid(tmp_path):
     storage = hybrid_storage(tmp_path)
     # a TimescaleDB round trip per reading: a slower clock keeps every minute's tick on time
-    await check_night(*await simulated_night(tmp_path, storage, speed=900, hours=4))
+    await check_night(*await simulated_night(tmp_path, storage, speed=900, hours=4,
+                                             local_start=unique_start()))
 
 
 def test_sigterm_stops_charging_and_closes_the_session(tmp_path):
