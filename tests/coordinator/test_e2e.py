@@ -181,3 +181,36 @@ def test_sigterm_stops_charging_and_closes_the_session(tmp_path):
     assert sessions[-1].payload["end_reason"] == "coordinator stopped"
     assert sessions[-1].actual_energy_kwh > 0 and sessions[-1].cost_pln > 0
     assert states[-1].state == "stopped"
+
+
+async def test_simulated_evening_sells_from_the_battery(tmp_path):
+    """Selling enabled: the expensive evening exports from the battery; revenue is measured
+    per quarter and the daily revenue comes from the storage aggregate."""
+    path = tmp_path / "gdpo.yaml"
+    path.write_text(yaml.safe_dump({"data_storage": sqlite_storage(tmp_path), "prices": NO_PSE,
+                                    "selling": {"enabled": True, "min_soc_pct": 20.0, "min_price_pln_kwh": 0.8}}))
+    cfg = load_config(path, env={})
+    from gdpo.coordinator.logic import rule_config
+    from gdpo.coordinator.selling import BatterySellingAnalytics
+    from gdpo.storage.aggregate import zone
+
+    start = _dt.datetime(2026, 3, 10, 17, 45, tzinfo=zone("Europe/Warsaw")).astimezone(_dt.timezone.utc)
+    summary = await run_coordinator(cfg, RunOptions(simulate=True, speed=900, duration=_dt.timedelta(hours=1),
+                                                    start=start), echo=lambda line: None)
+    async with open_storage(cfg) as storage:
+        sold = await storage.read("battery_selling_sessions", summary.start, summary.end + _dt.timedelta(minutes=5))
+        decisions = await storage.read("coordinator_decisions", summary.start, summary.end)
+        revenue = await BatterySellingAnalytics(storage, rule_config(cfg)).revenue(DAY_OF(start), DAY_OF(start) +
+                                                                                 _dt.timedelta(days=1))
+    assert any(d.decision_type == "selling" and d.action == "sell" for d in decisions)
+    assert sold and sold[0].energy_sold_kwh > 0.5
+    s = sold[0]
+    assert round(sum(q["cost_pln"] for q in s.payload["quarters_measured"]), 2) == round(s.revenue_pln, 2)
+    assert round(revenue[0]["revenue_pln"], 2) == round(sum(x.revenue_pln for x in sold), 2)
+    assert round(summary.selling_revenue_pln, 2) == round(sum(x.revenue_pln for x in sold), 2)
+
+
+def DAY_OF(t: _dt.datetime) -> _dt.date:
+    from gdpo.storage.aggregate import zone
+
+    return t.astimezone(zone("Europe/Warsaw")).date()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import uuid
 
 import pytest
 
@@ -13,20 +12,12 @@ from gdpo.coordinator.logic import rule_config
 from gdpo.coordinator.model import HOLD, SELL, STOP_SELL, WAIT, PriceQuarter
 from gdpo.coordinator.pv_forecast import PVForecaster, season_factor
 from gdpo.coordinator.selling import BatterySellingAnalytics, decide_selling
-from gdpo.storage import open_storage
-from gdpo.storage.memory import drop_store
 
 DAY = local(2026, 6, 10)
 EVENING = DAY + _dt.timedelta(hours=19)
 ON = rule_config({"selling": {"enabled": True}})
 
 
-@pytest.fixture
-async def storage(memory_backend_registered):
-    store = f"coord-{uuid.uuid4()}"
-    async with open_storage({"backend": "memory", "memory": {"store": store}}) as s:
-        yield s
-    drop_store(store)
 
 
 def evening_prices(export=1.0, night=0.4):

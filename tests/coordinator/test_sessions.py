@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import uuid
 
 import pytest
 
@@ -12,19 +11,11 @@ from gdpo.coordinator.logic import rule_config
 from gdpo.coordinator.metering import SessionMeter, counter_delta
 from gdpo.coordinator.model import Decision, Telemetry
 from gdpo.coordinator.sessions import MultiSessionManager, plan_sessions
-from gdpo.storage import open_storage
-from gdpo.storage.memory import drop_store
 
 DAY = local(2026, 3, 10)
 CFG = rule_config()  # 10 kWh, 5 kW x 0.95: 1.1875 kWh per quarter
 
 
-@pytest.fixture
-async def storage(memory_backend_registered):
-    store = f"coord-{uuid.uuid4()}"
-    async with open_storage({"backend": "memory", "memory": {"store": store}}) as s:
-        yield s
-    drop_store(store)
 
 
 def test_plan_picks_cheapest_quarters_of_known_horizon():

@@ -92,9 +92,9 @@ class Executor:
 
     async def _command(self, wanted: Mode) -> None:
         if wanted.name == "charge":
-            await self.gateway.charge(wanted.target_soc_pct, int(wanted.power))
+            await self.gateway.charge(int(round(wanted.target_soc_pct)), int(wanted.power))
         elif wanted.name == "sell":
-            await self.gateway.sell(wanted.power, wanted.target_soc_pct)
+            await self.gateway.sell(wanted.power, int(round(wanted.target_soc_pct)))
         else:
             await self.gateway.self_use()
 

@@ -210,7 +210,7 @@ class MasterCoordinator:
         await self._store_decision(decision, result)
         sell = self.selling.decide(reading, prices, now)
         if sell is not None and not decision.is_charging:
-            result = await self._execute_sell(sell, now)
+            result = await self._execute(sell, now)
             await self._store_decision(sell, result)
         self.last_decision = decision
         self.decisions += 1
@@ -218,36 +218,31 @@ class MasterCoordinator:
         return decision
 
     async def _execute(self, decision: Decision, now: _dt.datetime) -> dict[str, Any]:
+        """Apply a decision through the executor, then open or close sessions to match the mode."""
         try:
             result = await self.executor.apply(decision, now)
         except Exception as exc:
             self._error(f"inverter command failed: {exc}")
-            return {"commanded": False, "error": str(exc)}
-        charging = self.executor.mode.name == "charge"
-        quarter = self._quarter(now)
-        if decision.action in (CHARGE, CONTINUE) and charging and self.sessions.active is None \
-                and self.reading is not None and quarter is not None:
-            await self.sessions.start(decision, self.reading, quarter, now)
-        elif not charging and self.sessions.active is not None:
-            reached = decision.action == STOP and decision.battery_soc_pct is not None \
-                and decision.target_soc_pct is not None and decision.battery_soc_pct >= decision.target_soc_pct
-            await self.sessions.finish("completed" if reached else "cancelled", self.reading, now,
-                                       f"[{decision.rule}] {decision.reason}")
+            result = {"commanded": False, "error": str(exc)}
+        await self._sync_sessions(decision, now)
         return result
 
-    async def _execute_sell(self, decision: Decision, now: _dt.datetime) -> dict[str, Any]:
-        try:
-            result = await self.executor.apply(decision, now)
-        except Exception as exc:
-            self._error(f"inverter command failed: {exc}")
-            return {"commanded": False, "error": str(exc)}
-        selling = self.executor.mode.name == "sell"
+    async def _sync_sessions(self, decision: Decision, now: _dt.datetime) -> None:
+        mode = self.executor.mode.name
+        why = f"[{decision.rule}] {decision.reason}"
+        if mode != "charge" and self.sessions.active is not None:
+            reached = decision.action == STOP and decision.battery_soc_pct is not None \
+                and decision.target_soc_pct is not None and decision.battery_soc_pct >= decision.target_soc_pct
+            await self.sessions.finish("completed" if reached else "cancelled", self.reading, now, why)
+        if mode != "sell" and self.selling.active is not None:
+            await self.selling.finish("completed", self.reading, now, why)
         quarter = self._quarter(now)
-        if decision.action == SELL and selling and self.selling.active is None and quarter is not None:
+        if quarter is None or self.reading is None:
+            return
+        if mode == "charge" and decision.action in (CHARGE, CONTINUE) and self.sessions.active is None:
+            await self.sessions.start(decision, self.reading, quarter, now)
+        if mode == "sell" and decision.action == SELL and self.selling.active is None:
             await self.selling.start(decision, self.reading, quarter, now)
-        elif not selling and self.selling.active is not None:
-            await self.selling.finish("completed", self.reading, now, f"[{decision.rule}] {decision.reason}")
-        return result
 
     async def _store_decision(self, decision: Decision, result: dict[str, Any]) -> None:
         record = decision.to_record()
