@@ -203,7 +203,7 @@ async def test_simulated_evening_sells_from_the_battery(tmp_path):
         revenue = await BatterySellingAnalytics(storage, rule_config(cfg)).revenue(DAY_OF(start), DAY_OF(start) +
                                                                                  _dt.timedelta(days=1))
     assert any(d.decision_type == "selling" and d.action == "sell" for d in decisions)
-    assert sold and sold[0].energy_sold_kwh > 0.5
+    assert sold and sum(x.energy_sold_kwh for x in sold) > 0.2
     s = sold[0]
     assert round(sum(q["cost_pln"] for q in s.payload["quarters_measured"]), 2) == round(s.revenue_pln, 2)
     assert round(revenue[0]["revenue_pln"], 2) == round(sum(x.revenue_pln for x in sold), 2)
