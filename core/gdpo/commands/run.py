@@ -73,13 +73,28 @@ class RunOptions:
 
 
 def _price_config(cfg, simulate: bool):
-    """With --simulate and no explicit setting: one quick attempt at PSE, then sample prices."""
+    """With --simulate: one quick attempt at PSE (at most 3 s, no retries), then sample prices."""
     data = {name: cfg.section(name) for name in ("prices", "tariffs")}
     if simulate:
-        for key, value in (("retries", 0), ("timeout_s", 3.0)):
-            if cfg.sources.get(f"prices.{key}", "default") == "default":
-                data["prices"][key] = value
+        data["prices"]["retries"] = 0
+        data["prices"]["timeout_s"] = min(3.0, data["prices"].get("timeout_s", 3.0))
     return data
+
+
+async def _open_prices(cfg, storage, options: RunOptions, status):
+    """The price service, with today's (and, when due, tomorrow's) prices fetched or loaded;
+    PSE trouble is reported once. Returns (service, {day: error})."""
+    from gdpo.prices import PriceService
+
+    prices = PriceService(storage, _price_config(cfg, options.simulate), simulate=options.simulate)
+    report = await prices.refresh(options.start or _dt.datetime.now(_dt.timezone.utc))
+    failed = {str(day): text for (_, day), text in report.items() if text not in ("known", "waiting")}
+    if failed:
+        what = "; ".join(f"{d}: {t}" for d, t in failed.items())
+        status(f"PSE prices not available ({what})"
+               + ("; using the bundled SAMPLE prices (not real market data)" if options.simulate
+                  else "; self-use until prices are known"))
+    return prices, failed
 
 
 async def run_coordinator(cfg, options: RunOptions, *, echo=print):
@@ -102,6 +117,7 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
         raise click.ClickException(f"database ({ds.get('backend')}) unreachable: {exc}") from None
     server = None
     try:
+        prices, failed = await _open_prices(cfg, storage, options, status)
         if options.simulate:
             from gdpo.inverter.simulator import start_simulator
 
@@ -112,7 +128,9 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
             status(f"simulator: GoodWe ET on {server.host}:{server.port} (Modbus/TCP), speed x{options.speed:g}")
         else:
             clock = RealClock()
-        coordinator = await _build(cfg, storage, clock, server, options, status)
+        coordinator = await _build(cfg, storage, clock, server, prices, status)
+        coordinator.fetch_prices = not (options.simulate and failed)
+        coordinator.price_note = "; ".join(f"{d}: {t}" for d, t in failed.items()) or None
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
@@ -140,13 +158,12 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
         await storage_cm.__aexit__(None, None, None)
 
 
-async def _build(cfg, storage, clock, server, options: RunOptions, status):
-    """Make the gateway, collector, price service and the coordinator."""
+async def _build(cfg, storage, clock, server, prices, status):
+    """Make the gateway, the collector and the coordinator."""
     from gdpo.coordinator.collector import EnhancedDataCollector
     from gdpo.coordinator.logic import rule_config
     from gdpo.coordinator.master import MasterCoordinator
     from gdpo.inverter.gateway import InverterGateway, InverterGatewayError
-    from gdpo.prices import PriceService
 
     rules = rule_config(cfg)
     overrides = {"now": clock.now}
@@ -157,22 +174,11 @@ async def _build(cfg, storage, clock, server, options: RunOptions, status):
         await gateway.connect()
     except InverterGatewayError as exc:
         status(f"Warning: inverter {gateway.name} unreachable: {exc}; retrying (state degraded)")
-    prices = PriceService(storage, _price_config(cfg, options.simulate), simulate=options.simulate)
-    now = clock.now()
-    report = await prices.refresh(now)
-    failed = {str(day): text for (_, day), text in report.items() if text not in ("known", "waiting")}
-    if failed:
-        what = "; ".join(f"{d}: {t}" for d, t in failed.items())
-        status(f"PSE prices not available ({what})"
-               + ("; using the bundled SAMPLE prices (not real market data)" if options.simulate
-                  else "; self-use until prices are known"))
     interval = cfg.section("collector").get("interval_s", 60.0)
     coordinator = MasterCoordinator(storage, gateway, None, prices, rules, clock=clock,
                                     telemetry_interval_s=interval, status=status)
     coordinator.collector = EnhancedDataCollector(storage, gateway, interval_s=interval, now=clock.now,
                                                   price_source=coordinator.price_for)
-    coordinator.fetch_prices = not (options.simulate and failed)
-    coordinator.price_note = "; ".join(f"{d}: {t}" for d, t in failed.items()) or None
     return coordinator
 
 
