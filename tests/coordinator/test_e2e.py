@@ -84,6 +84,7 @@ async def check_night(cfg, summary, lines, wall_s, hours, DAYS):
         async with PriceService(storage, {"prices": NO_PSE}, simulate=True) as prices:
             day_prices = await prices.prices_between(local_midnight_utc(DAYS[0]),
                                                      local_midnight_utc(DAYS[-1] + _dt.timedelta(1)))
+        forecasts = await storage.read("pv_forecasts", summary.start - _dt.timedelta(hours=1), end + _dt.timedelta(days=1))
         daily = {d.date: d for d in await storage.read("daily_stats", DAYS[0], DAYS[-1] + _dt.timedelta(1))}
 
         # every decision is stored, one per quarter-hour, with the whole decision in payload
@@ -91,6 +92,7 @@ async def check_night(cfg, summary, lines, wall_s, hours, DAYS):
         quarter_ticks = [d for d in decisions if d.ts.minute % 15 == 0 and d.ts.second < 5]
         assert len(quarter_ticks) >= hours * 4 - 1, " ".join(d.ts.strftime("%H:%M:%S") for d in decisions)
         assert all(d.payload["rule"] and "numbers" in d.payload for d in decisions)
+        assert len(forecasts) >= 24 and all(f.source == "profile" for f in forecasts)
         # every minute a heartbeat; the last state is stopped
         assert len([s for s in states if s.payload.get("source") == "coordinator"]) >= hours * 60 * 0.8
         assert states[-1].state == "stopped"
