@@ -64,6 +64,7 @@ class MasterCoordinator:
         self.fetch_prices = True  # False: use only stored (or sample) prices, never call PSE
         self._stop = asyncio.Event()
         self._stats_day: _dt.date | None = None
+        self._last_status: _dt.datetime | None = None
 
     # -- control -------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -83,7 +84,7 @@ class MasterCoordinator:
         await self.sessions.load(now)
         self._stats_day = now.astimezone(zone(self.tz)).date()
         timers = {"telemetry": now, "decision": now, "heartbeat": now + self._every("heartbeat_interval_s"),
-                  "pv": now, "status": now}
+                  "pv": now}
         try:
             while not self._stop.is_set():
                 due_name = min(timers, key=lambda k: (timers[k], list(timers).index(k)))
@@ -121,6 +122,7 @@ class MasterCoordinator:
                 # decide for the quarter that is due (its aligned instant), unless far behind
                 step = _dt.timedelta(minutes=self.config["coordinator"]["decision_interval_min"])
                 await self.decision_tick(due if now - due < step else now)
+                self._status_if_due(now)
                 return _aligned_after(now, step)
             if name == "heartbeat":
                 await self._heartbeat(now)
@@ -128,13 +130,16 @@ class MasterCoordinator:
             if name == "pv":
                 await self.pv.refresh(now)
                 return now + _dt.timedelta(minutes=self.config["pv_forecast"]["refresh_interval_min"])
-            if name == "status":
-                self.status(self.status_line(now))
-                return _next_after(due, self._every("status_interval_s"), now)
         except Exception as exc:  # one failed tick never ends the process
             self._error(f"{name} tick failed: {exc}")
             log.exception("%s tick failed", name)
         return now + _dt.timedelta(seconds=self.telemetry_interval_s)
+
+    def _status_if_due(self, now: _dt.datetime) -> None:
+        """A status line after a decision, at most every ``status_interval_s``."""
+        if self._last_status is None or now - self._last_status >= self._every("status_interval_s") * 0.99:
+            self._last_status = now
+            self.status(self.status_line(now))
 
     def _error(self, message: str) -> None:
         self.last_error = message
@@ -295,7 +300,8 @@ class MasterCoordinator:
 
     # -- status and shutdown -----------------------------------------------------------
     def status_line(self, now: _dt.datetime) -> str:
-        """One line: local time, state, SOC, PV, load, grid, price, the last decision."""
+        """One line: local time, state, SOC, PV, load, grid (the reading the decision saw), price,
+        and the decision with its rule."""
         r, d = self.reading, self.last_decision
         local = now.astimezone(zone(self.tz))
 

@@ -16,7 +16,7 @@ COORDINATOR_SCHEMA = {
     "decision_interval_min": Option("int", 15, "Minutes between decisions, aligned to the hour (15: :00/:15/:30/:45)",
                                     min=1, max=60),
     "heartbeat_interval_s": Option("float", 60.0, "Seconds between system_state heartbeats", min=1, max=3600),
-    "status_interval_s": Option("float", 900.0, "Simulated seconds between status lines of `gdpo run`", min=1),
+    "status_interval_s": Option("float", 900.0, "Least seconds between two status lines of `gdpo run` (printed after decisions)", min=1),
     "max_telemetry_age_s": Option("float", 180.0, "Telemetry older than this never starts a charge", min=1),
     "timezone": Option("str", "Europe/Warsaw", "Local timezone for days and the daily plan"),
 }
