@@ -121,8 +121,9 @@ class MasterCoordinator:
             if name == "decision":
                 # decide for the quarter that is due (its aligned instant), unless far behind
                 step = _dt.timedelta(minutes=self.config["coordinator"]["decision_interval_min"])
-                await self.decision_tick(due if now - due < step else now)
-                self._status_if_due(now)
+                when = due if now - due < step else now
+                await self.decision_tick(when)
+                self._status_if_due(when)
                 return _aligned_after(now, step)
             if name == "heartbeat":
                 await self._heartbeat(now)
@@ -137,7 +138,7 @@ class MasterCoordinator:
 
     def _status_if_due(self, now: _dt.datetime) -> None:
         """A status line after a decision, at most every ``status_interval_s``."""
-        if self._last_status is None or now - self._last_status >= self._every("status_interval_s") * 0.99:
+        if self._last_status is None or now - self._last_status >= self._every("status_interval_s") * 0.9:
             self._last_status = now
             self.status(self.status_line(now))
 
