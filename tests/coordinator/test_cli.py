@@ -92,10 +92,14 @@ async def _fill(path):
         await s.write("charging_sessions", {"session_id": "charge:x", "start_ts": t, "status": "completed",
                                             "actual_energy_kwh": 2.0, "cost_pln": 1.0, "origin": "decision"})
         await s.write("daily_stats", {"date": "2026-03-10", "total_grid_import_kwh": 12.5, "source": "computed"})
+        await s.write("energy_data", {"ts": t, "battery_soc_pct": 61.5, "grid_power_w": 1234.0})
+        await s.write("battery_selling_sessions", {"session_id": "sell:y", "start_ts": t, "status": "completed",
+                                                   "energy_sold_kwh": 1.5, "revenue_pln": 1.35})
 
 
 @pytest.mark.parametrize("what,expect", [("decisions", "charge"), ("state", "monitoring"),
-                                         ("sessions", "charge:x"), ("daily", "12.5")])
+                                         ("sessions", "charge:x"), ("daily", "12.5"), ("energy", "1234"),
+                                         ("selling", "sell:y")])
 def test_history(tmp_path, what, expect):
     db = tmp_path / "gdpo.db"
     asyncio.run(_fill(db))
