@@ -24,16 +24,16 @@ from gdpo.config import load_config
 from gdpo.coordinator.master import get_state_history
 from gdpo.prices import PriceService
 from gdpo.storage import open_storage
-from gdpo.storage.aggregate import local_midnight_utc
+from gdpo.storage.aggregate import local_midnight_utc, zone
 
 START = _dt.datetime(2026, 3, 9, 22, 0)  # local time: the night crosses midnight
+NO_PSE = {"pse_base_url": "http://127.0.0.1:9/api", "retries": 0, "timeout_s": 1.0}
 
 
 def unique_start() -> _dt.datetime:
     """A January night of a year no other run used: a shared TimescaleDB keeps earlier runs' rows."""
     n = uuid.uuid4().int
     return _dt.datetime(2030 + n % 70, 1, 5 + n // 70 % 20, 22, 0)  # the inverter clock holds years to 2255
-NO_PSE = {"pse_base_url": "http://127.0.0.1:9/api", "retries": 0, "timeout_s": 1.0}
 
 
 def write_config(tmp_path: Path, data_storage: dict) -> Path:
@@ -60,8 +60,6 @@ def hybrid_storage(tmp_path: Path) -> dict:
 
 async def simulated_night(tmp_path: Path, data_storage: dict, *, speed: float, hours: int, local_start=START):
     cfg = load_config(write_config(tmp_path, data_storage), env={})
-    from gdpo.storage.aggregate import zone
-
     start = local_start.replace(tzinfo=zone("Europe/Warsaw")).astimezone(_dt.timezone.utc)
     lines: list[str] = []
     t0 = time.monotonic()
@@ -71,7 +69,7 @@ async def simulated_night(tmp_path: Path, data_storage: dict, *, speed: float, h
     return cfg, summary, lines, wall_s, hours, (local_start.date(), local_start.date() + _dt.timedelta(days=1))
 
 
-async def check_night(cfg, summary, lines, wall_s, hours, DAYS):
+async def check_night(cfg, summary, lines, wall_s, hours, days):
     assert wall_s < 40, f"the simulated night took {wall_s:.1f} s"
     assert any("SAMPLE" in line for line in lines), "sample prices must be labelled"
     async with open_storage(cfg) as storage:
@@ -82,10 +80,10 @@ async def check_night(cfg, summary, lines, wall_s, hours, DAYS):
         sessions = [s for s in await storage.read("charging_sessions", summary.start, end)
                     if s.status in ("completed", "cancelled")]
         async with PriceService(storage, {"prices": NO_PSE}, simulate=True) as prices:
-            day_prices = await prices.prices_between(local_midnight_utc(DAYS[0]),
-                                                     local_midnight_utc(DAYS[-1] + _dt.timedelta(1)))
+            day_prices = await prices.prices_between(local_midnight_utc(days[0]),
+                                                     local_midnight_utc(days[-1] + _dt.timedelta(1)))
         forecasts = await storage.read("pv_forecasts", summary.start - _dt.timedelta(hours=1), end + _dt.timedelta(days=1))
-        daily = {d.date: d for d in await storage.read("daily_stats", DAYS[0], DAYS[-1] + _dt.timedelta(1))}
+        daily = {d.date: d for d in await storage.read("daily_stats", days[0], days[-1] + _dt.timedelta(1))}
 
         # every decision is stored, one per quarter-hour, with the whole decision in payload
         assert len(decisions) >= hours * 4
@@ -98,8 +96,8 @@ async def check_night(cfg, summary, lines, wall_s, hours, DAYS):
         assert states[-1].state == "stopped"
         assert [s.ts for s in await get_state_history(storage, summary.start, end)] == [s.ts for s in states]
         # daily stats of the day that ended at midnight (complete) and of the day the run stopped in (partial)
-        assert not daily[DAYS[0]].payload.get("partial") and daily[DAYS[1]].payload["partial"]
-        assert daily[DAYS[0]].total_grid_import_kwh is not None and daily[DAYS[0]].avg_price_pln_kwh > 0
+        assert not daily[days[0]].payload.get("partial") and daily[days[1]].payload["partial"]
+        assert daily[days[0]].total_grid_import_kwh is not None and daily[days[0]].avg_price_pln_kwh > 0
         assert len(energy) >= hours * 60 * 0.8
         assert all(e.grid_import_total_kwh is not None for e in energy)
 
@@ -193,7 +191,6 @@ async def test_simulated_evening_sells_from_the_battery(tmp_path):
     cfg = load_config(path, env={})
     from gdpo.coordinator.logic import rule_config
     from gdpo.coordinator.selling import BatterySellingAnalytics
-    from gdpo.storage.aggregate import zone
 
     start = _dt.datetime(2026, 3, 10, 17, 45, tzinfo=zone("Europe/Warsaw")).astimezone(_dt.timezone.utc)
     summary = await run_coordinator(cfg, RunOptions(simulate=True, speed=900, duration=_dt.timedelta(hours=1),
@@ -201,8 +198,8 @@ async def test_simulated_evening_sells_from_the_battery(tmp_path):
     async with open_storage(cfg) as storage:
         sold = await storage.read("battery_selling_sessions", summary.start, summary.end + _dt.timedelta(minutes=5))
         decisions = await storage.read("coordinator_decisions", summary.start, summary.end)
-        revenue = await BatterySellingAnalytics(storage, rule_config(cfg)).revenue(DAY_OF(start), DAY_OF(start) +
-                                                                                 _dt.timedelta(days=1))
+        day = start.astimezone(zone("Europe/Warsaw")).date()
+        revenue = await BatterySellingAnalytics(storage, rule_config(cfg)).revenue(day, day + _dt.timedelta(days=1))
     assert any(d.decision_type == "selling" and d.action == "sell" for d in decisions)
     assert sold and sum(x.energy_sold_kwh for x in sold) > 0.2
     s = sold[0]
@@ -210,8 +207,3 @@ async def test_simulated_evening_sells_from_the_battery(tmp_path):
     assert round(revenue[0]["revenue_pln"], 2) == round(sum(x.revenue_pln for x in sold), 2)
     assert round(summary.selling_revenue_pln, 2) == round(sum(x.revenue_pln for x in sold), 2)
 
-
-def DAY_OF(t: _dt.datetime) -> _dt.date:
-    from gdpo.storage.aggregate import zone
-
-    return t.astimezone(zone("Europe/Warsaw")).date()
