@@ -116,6 +116,7 @@ class _Ctx:
         self.per_q = energy_per_quarter_kwh(self.bat, self.ch)
 
     def decision(self, action: str, rule: str, reason: str, target: float | None = None, **numbers) -> Decision:
+        """A decision with the common numbers and, for a charge, its energy, cost and savings."""
         energy = cost = savings = None
         if action == CHARGE and target is not None and self.soc is not None:
             energy = energy_needed_kwh(self.soc, target, self.bat["capacity_kwh"]) / self.bat["charge_efficiency"]
@@ -144,6 +145,7 @@ class _Ctx:
         return any(q.period_start == self.q.period_start for q in picked), need
 
     def restart_blocked(self) -> bool:
+        """True within ``restart_block_min`` of the last stop."""
         last = self.state.last_stop
         return last is not None and self.now - last < _dt.timedelta(minutes=self.ch["restart_block_min"])
 

@@ -34,14 +34,17 @@ class PlannedSession:
 
     @property
     def start(self) -> _dt.datetime:
+        """Start of the first quarter (UTC)."""
         return self.quarters[0].period_start
 
     @property
     def end(self) -> _dt.datetime:
+        """End of the last quarter (UTC)."""
         return self.quarters[-1].period_start + QUARTER
 
     @property
     def avg_price_pln_kwh(self) -> float:
+        """Mean final price of the quarters."""
         return sum(q.final_pln_kwh for q in self.quarters) / len(self.quarters)
 
 
