@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from gdpo.coordinator.interfaces import InverterGateway
 from gdpo.coordinator.model import CHARGE, CONTINUE, HOLD, SELL, STOP, STOP_SELL, WAIT, Decision
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class Mode:
 class Executor:
     """Applies decisions to the inverter gateway."""
 
-    def __init__(self, gateway, config: dict[str, Any]):
+    def __init__(self, gateway: InverterGateway, config: dict[str, Any]):
         self.gateway = gateway
         self.config = config
         self.mode = Mode()

@@ -23,6 +23,7 @@ from typing import Any, Callable
 from gdpo.coordinator.clock import Clock, RealClock
 from gdpo.coordinator.daily_stats import compute_daily_stats
 from gdpo.coordinator.executor import Executor
+from gdpo.coordinator.interfaces import DataCollector, InverterGateway, PriceSource
 from gdpo.coordinator.logic import HybridChargingLogic
 from gdpo.coordinator.model import CHARGE, CONTINUE, SELL, STOP, Decision, Telemetry, quarter_start
 from gdpo.coordinator.pv_forecast import PVForecaster
@@ -36,7 +37,8 @@ log = logging.getLogger(__name__)
 class MasterCoordinator:
     """Runs the coordinator until :meth:`request_stop`, then shuts down cleanly."""
 
-    def __init__(self, storage, gateway, collector, prices, config: dict[str, Any], *, clock: Clock | None = None,
+    def __init__(self, storage, gateway: InverterGateway, collector: DataCollector | None, prices: PriceSource,
+                 config: dict[str, Any], *, clock: Clock | None = None,
                  telemetry_interval_s: float = 60.0, status: Callable[[str], None] | None = None):
         self.storage = storage
         self.gateway = gateway
