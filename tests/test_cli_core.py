@@ -64,3 +64,13 @@ def test_bad_config_exits_2_with_one_line_and_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip() == f"Error: {cfg}: unknown key data_storage.bakend (did you mean 'backend'?)"
+
+
+def test_log_lines_mask_passwords(capsys):
+    import logging
+
+    from gdpo.cli import SecretMaskingFilter
+
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "cannot reach %s", ("postgresql://u:hunter2@h/db",), None)
+    assert SecretMaskingFilter().filter(record)
+    assert record.getMessage() == "cannot reach postgresql://u:***@h/db"

@@ -56,8 +56,28 @@ def _fail(message: str, code: int, exc: BaseException) -> None:
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def cli(verbose: int) -> None:
     """gdpo: GoodWe hybrid inverter coordinator on Polish dynamic electricity prices."""
-    level = logging.WARNING - 10 * min(verbose, 2)
+    setup_logging(logging.WARNING - 10 * min(verbose, 2))
+
+
+class SecretMaskingFilter(logging.Filter):
+    """Masks passwords (in DSNs and ``password=`` pairs) in every log record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from gdpo.config import mask_secrets
+
+        message = record.getMessage()
+        masked = mask_secrets(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
+
+
+def setup_logging(level: int) -> None:
+    """Log to stderr at ``level``, with secrets masked in every line."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, SecretMaskingFilter) for f in handler.filters):
+            handler.addFilter(SecretMaskingFilter())
 
 
 def _load_commands() -> None:

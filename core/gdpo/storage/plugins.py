@@ -125,21 +125,30 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
             obj = ep.load()
         except Exception as exc:  # an import error must not break the other plugins
             _failures.append(_LoadFailure(ep.name, ep.value, package, version,
-                                          _describe(exc), _fix_for(exc, dist)))
+                                          _describe(exc, ep.value), _fix_for(exc, dist, ep.value)))
             continue
         if pm.is_registered(obj):
             continue
         pm.register(obj, name=ep.name)
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, ModuleNotFoundError) and exc.name:
+def _own_module(exc: BaseException, plugin_module: str) -> bool:
+    """True when the module that is missing is part of the plugin itself (a broken install)."""
+    top = plugin_module.split(":")[0].split(".")[0]
+    return bool(getattr(exc, "name", None)) and exc.name.split(".")[0] == top
+
+
+def _describe(exc: BaseException, plugin_module: str = "") -> str:
+    if isinstance(exc, ModuleNotFoundError) and exc.name and not _own_module(exc, plugin_module):
         return f"driver missing: no module named {exc.name!r}"
     return f"failed to load: {type(exc).__name__}: {exc}"
 
 
-def _fix_for(exc: BaseException, dist) -> str | None:
+def _fix_for(exc: BaseException, dist, plugin_module: str = "") -> str | None:
     if isinstance(exc, ModuleNotFoundError) and exc.name:
+        if _own_module(exc, plugin_module):
+            name = dist.metadata["Name"] if dist is not None else plugin_module
+            return f"pip install --force-reinstall {name}"
         return pip_command_for(exc.name.split(".")[0], dist)
     return None
 
@@ -209,7 +218,7 @@ def list_backends() -> list[BackendInfo]:
         except Exception as exc:  # a broken plugin is listed as unavailable, the others still work
             dist = getattr(_entry_points.get(impl.plugin_name), "dist", None)
             _failures.append(_LoadFailure(impl.plugin_name, module, package, version,
-                                          _describe(exc), _fix_for(exc, dist)))
+                                          _describe(exc, module), _fix_for(exc, dist, module)))
     seen: set[str] = set()
     for failure in _failures:
         if failure.plugin not in found and failure.plugin not in seen:

@@ -1,0 +1,117 @@
+"""Value conversion between record fields and SQLite columns.
+
+The one timestamp format of the database is INTEGER microseconds since the Unix epoch in
+UTC: integers compare and sort correctly, index compactly, and convert faster than text.
+Local calendar dates (``daily_stats.date``, ``price_forecasts.business_date``) are TEXT
+``YYYY-MM-DD``; JSON fields are compact JSON text; booleans are 0/1.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from typing import Any, Callable
+
+from gdpo.storage import StorageError, records
+
+UTC = records.UTC
+EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
+_fromisodate = _dt.date.fromisoformat
+_timedelta = _dt.timedelta
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+_loads = json.loads
+
+
+def datetime_to_us(value: _dt.datetime) -> int:
+    """An aware datetime as integer microseconds since the epoch (UTC)."""
+    delta = value - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def us_to_datetime(value: int) -> _dt.datetime:
+    """Integer epoch microseconds as an aware UTC datetime."""
+    return EPOCH + _timedelta(microseconds=value)
+
+
+def date_to_text(value: _dt.date) -> str:
+    """A date as ``YYYY-MM-DD``."""
+    return value.isoformat()
+
+
+def json_to_text(value: Any, kind: str = "", field: str = "payload") -> str:
+    """A JSON field as compact text; a value that is not JSON raises a StorageError naming the field."""
+    if not value:
+        return "{}" if isinstance(value, dict) else _dumps(value)
+    try:
+        return _dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise StorageError(f"{kind}.{field}: not JSON-serialisable: {exc}") from None
+
+
+def text_to_json(value: str) -> Any:
+    """JSON text back to a value (a fresh ``{}`` for the empty object)."""
+    return {} if value == "{}" else _loads(value)
+
+
+def _function_source(name: str, spec, convert: dict[str, str], guard_all: bool, wrap: str = "{}") -> str:
+    """Python source of ``name(r)``: unpack row ``r`` into locals, return the converted tuple.
+
+    Unpacking and naming every field is the fastest form in CPython (tuple subclasses
+    take the slow path of ``r[i]``). Names and types come from the record specs, never
+    from input.
+    """
+    names = [f"v{i}" for i in range(len(spec.fields))]
+    parts: list[str] = []
+    for v, f in zip(names, spec.fields):
+        template = convert.get(f.type)
+        if template is None:
+            parts.append(v)
+            continue
+        call = template.format(v=v, kind=repr(spec.name), field=repr(f.name))
+        if f.type == "json" and f.name == "payload":  # never NULL: records always carry a payload
+            parts.append(f"({{}} if {v} == '{{}}' else {call})" if guard_all else f"('{{}}' if not {v} else {call})")
+        elif guard_all or not f.required:
+            parts.append(f"(None if {v} is None else {call})")
+        else:
+            parts.append(call)
+    unpack = ", ".join(names) + ("," if len(names) == 1 else "")
+    result = "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+    return f"def {name}(r):\n    {unpack} = r\n    return {wrap.format(result)}\n"
+
+
+# datetime → µs without timedelta // timedelta (which goes through slow big-int division)
+_ENCODE = {"datetime": "((_x := {v} - _EPOCH).days * 86400 + _x.seconds) * 1000000 + _x.microseconds",
+           "date": "{v}.isoformat()", "json": "_json({v}, {kind}, {field})", "bool": "int({v})"}
+_DECODE = {"datetime": "_EPOCH + _td(0, 0, {v})", "date": "_date({v})", "json": "_json({v})", "bool": "bool({v})"}
+
+
+def make_row_encoder(kind: str) -> Callable[[records.Record], tuple]:
+    """A function turning a record of ``kind`` into a tuple of column values (FIELDS order).
+
+    Generated per kind so a row costs one tuple build and only the conversions it needs
+    (this is the hot path of ingest).
+    """
+    spec = records.record_class(kind).SPEC
+    namespace = {"_EPOCH": EPOCH, "_json": json_to_text}
+    exec(_function_source("encode", spec, _ENCODE, False), namespace)  # noqa: S102  (source built from specs)
+    return namespace["encode"]
+
+
+def make_row_decoder(kind: str) -> Callable[[tuple], records.Record]:
+    """A function turning a row of column values (FIELDS order) into a record, without validation."""
+    cls = records.record_class(kind)
+    namespace = {"_EPOCH": EPOCH, "_td": _timedelta, "_date": _fromisodate, "_json": text_to_json,
+                 "_new": tuple.__new__, "_cls": cls}
+    exec(_function_source("decode", cls.SPEC, _DECODE, True, "_new(_cls, {})"), namespace)  # noqa: S102
+    return namespace["decode"]
+
+
+def bound_to_column(kind: str, value: Any) -> Any:
+    """A range bound (datetime or date, already normalised) in the column format of the time axis."""
+    if isinstance(value, _dt.datetime):
+        return datetime_to_us(value)
+    if isinstance(value, _dt.date):
+        return date_to_text(value)
+    raise StorageError(f"{kind}: a range bound must be a date or datetime, got {type(value).__name__}")

@@ -1,0 +1,66 @@
+"""The SQL of each record kind's table: column list, UPSERT, range, latest and delete statements.
+
+Tables are named after the kinds and their columns after the fields (FIELDS order), so a
+row maps to a record position by position. Identifiers here come only from the record
+specs in code, never from input; every value is a parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from gdpo.storage import records
+
+
+@dataclass(frozen=True)
+class TableSql:
+    """The statements of one kind's table."""
+
+    kind: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+    time: str
+    upsert: str
+    select_range: str  # params: start, end; ordered by (time, key)
+    select_range_desc: str
+    latest: str
+    delete_chunk: str  # params: cutoff, cutoff, limit
+    count: str
+
+    @property
+    def order_columns(self) -> tuple[str, ...]:
+        """The columns of the (time, key) order, without repeats."""
+        return tuple(dict.fromkeys((self.time,) + self.key))
+
+
+def _order(cols: tuple[str, ...], desc: bool) -> str:
+    return ", ".join(f"{c} DESC" if desc else c for c in cols)
+
+
+@lru_cache(maxsize=None)
+def table_sql(kind: str) -> TableSql:
+    """The statements of the table of ``kind``."""
+    spec = records.record_class(kind).SPEC
+    cols = spec.field_names
+    key, time = spec.key, spec.time_field
+    col_list = ", ".join(cols)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in key)
+    upsert = (f"INSERT INTO {kind} ({col_list}) VALUES ({', '.join('?' * len(cols))}) "
+              f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}")
+    order = tuple(dict.fromkeys((time,) + key))
+    base = f"SELECT {col_list} FROM {kind} WHERE {time} >= ? AND {time} < ? ORDER BY "
+    key_cols = ", ".join(key)
+    key_tuple = key_cols if len(key) == 1 else f"({key_cols})"
+    latest = (f"SELECT {col_list} FROM {kind} WHERE {time} = (SELECT max({time}) FROM {kind}) "
+              f"ORDER BY {_order(key, True)} LIMIT 1")
+    delete = (f"DELETE FROM {kind} WHERE {time} < ? AND {key_tuple} IN "
+              f"(SELECT {key_cols} FROM {kind} WHERE {time} < ? ORDER BY {_order(order, False)} LIMIT ?)")
+    return TableSql(kind, cols, key, time, upsert,
+                    base + _order(order, False) + " LIMIT ?", base + _order(order, True) + " LIMIT ?",
+                    latest, delete, f"SELECT count(*) FROM {kind}")
+
+
+def all_tables() -> list[TableSql]:
+    """The statements of every kind's table, in KIND_NAMES order."""
+    return [table_sql(kind) for kind in records.KIND_NAMES]

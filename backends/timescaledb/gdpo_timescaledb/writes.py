@@ -1,0 +1,99 @@
+"""Writes: one transaction per batch, idempotent on the natural key.
+
+Two paths:
+
+* **append** (time series written after everything stored): when the batch has no two
+  records with one key and its earliest time is later than the newest time in the table,
+  no stored row can share a key with it, so it is copied straight into the table
+  (``COPY``, as fast as the driver gets). The primary key still guards the table: if a
+  concurrent writer got there first, the copy fails with a unique violation, rolls back,
+  and the batch takes the upsert path. A retried batch finds its own rows stored (its
+  earliest time is no longer later than the newest) and takes the upsert path too.
+* **upsert** (everything else): ``COPY`` into a temporary table, then
+  ``INSERT ... ON CONFLICT (key) DO UPDATE``; the last of several records with one key wins.
+"""
+
+from __future__ import annotations
+
+from operator import itemgetter, lt
+from typing import Sequence
+
+import asyncpg
+
+from gdpo.storage import WriteResult
+from gdpo.storage.records import Record, record_class
+from gdpo_timescaledb.tables import KindTable, quote_ident
+
+
+def unique_by_key(kind: str, records: Sequence[Record]) -> tuple[Sequence[Record], bool]:
+    """The records with one per natural key (the last wins), and whether there were repeats."""
+    cls = record_class(kind)
+    key_of = itemgetter(*(cls._INDEX[k] for k in cls.SPEC.key))
+    keys = list(map(key_of, records))
+    if all(map(lt, keys, keys[1:])) or len(set(keys)) == len(keys):  # ordered batches skip hashing
+        return records, False
+    by_key = dict(zip(keys, records))  # the last record of a key wins
+    return list(by_key.values()), True
+
+
+def appendable(table: KindTable) -> bool:
+    """Kinds whose key holds the time axis can take the append path."""
+    return table.time_column in table.key
+
+
+async def _copy(conn: asyncpg.Connection, table_name: str, schema: str | None, table: KindTable,
+                records: Sequence[Record]) -> None:
+    await conn.copy_records_to_table(table_name, records=records, columns=list(table.columns), schema_name=schema)
+
+
+async def try_append(conn: asyncpg.Connection, table: KindTable, records: Sequence[Record]) -> bool:
+    """Copy ``records`` straight into the table if they all come after what is stored.
+
+    Returns False (nothing written) when they do not; raises UniqueViolationError when a
+    concurrent writer stored one of the keys first (the caller's transaction rolls back).
+    """
+    batch_min = min(map(itemgetter(record_class(table.kind)._INDEX[table.time_column]), records))
+    newest = await conn.fetchval(f"SELECT max({quote_ident(table.time_column)}) FROM {table.qualified}")
+    if newest is not None and batch_min <= newest:
+        return False
+    await _copy(conn, table.kind, table.schema, table, records)
+    return True
+
+
+def _stage_name(table: KindTable) -> str:
+    return f"gdpo_stage_{table.kind}"
+
+
+async def upsert(conn: asyncpg.Connection, table: KindTable, records: Sequence[Record]) -> int:
+    """COPY into a temporary table, then INSERT ... ON CONFLICT DO UPDATE; returns new keys."""
+    stage = _stage_name(table)
+    await conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {quote_ident(stage)} "
+                       f"(LIKE {table.qualified} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+    await _copy(conn, stage, None, table, records)
+    updates = ", ".join(f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in table.columns if c not in table.key)
+    cols = table.column_list
+    sql = (f"WITH up AS (INSERT INTO {table.qualified} ({cols}) SELECT {cols} FROM {quote_ident(stage)} "
+           f"ON CONFLICT ({table.key_list}) DO UPDATE SET {updates} RETURNING (xmax = 0) AS inserted) "
+           f"SELECT count(*) FILTER (WHERE inserted) FROM up")
+    return await conn.fetchval(sql)
+
+
+async def write_batch(conn: asyncpg.Connection, table: KindTable,
+                      records: Sequence[Record]) -> tuple[WriteResult, str]:
+    """Store ``records`` in one transaction; returns the result and the path taken
+    (``append`` or ``upsert``)."""
+    if not records:
+        return WriteResult(table.kind, 0, 0), "none"
+    rows, repeated = unique_by_key(table.kind, records)
+    if appendable(table) and not repeated:
+        try:
+            async with conn.transaction():
+                if await try_append(conn, table, rows):
+                    return WriteResult(table.kind, len(rows), len(rows)), "append"
+                inserted = await upsert(conn, table, rows)
+            return WriteResult(table.kind, len(rows), inserted), "upsert"
+        except asyncpg.UniqueViolationError:
+            pass  # a concurrent writer stored some of these keys first: upsert instead
+    async with conn.transaction():
+        inserted = await upsert(conn, table, rows)
+    return WriteResult(table.kind, len(rows), inserted), "upsert"

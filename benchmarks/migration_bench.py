@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Migration speed and memory against the bare parse of the same legacy tree, in one run.
+
+Generates a 30-day legacy tree (>= 3,000 decision files, a state every 15 minutes, an
+energy row every minute; see ``legacy_tree.py``), then times
+
+* the bare parse: ``json.load`` of every file (NDJSON files line by line), and
+* the migration of the same tree into a fresh target (SQLite when its backend is
+  installed, otherwise the in-memory reference backend), with validation read-back,
+
+and prints both and their ratio (target: at most 2x). The peak RSS of the migration is
+measured in a separate ``gdpo migrate`` process (target: under 150 MB).
+
+    python benchmarks/migration_bench.py [--days 30] [--target sqlite|memory|json_legacy] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from legacy_tree import generate_tree  # noqa: E402
+
+
+def bare_parse(root: Path) -> int:
+    """json.load every file of the tree (NDJSON line by line); return the number of documents."""
+    docs = 0
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            with open(os.path.join(dirpath, name), "rb") as fh:
+                data = fh.read()
+            try:
+                json.loads(data)
+                docs += 1
+            except ValueError:
+                for line in data.splitlines():
+                    if line.strip():
+                        json.loads(line)
+                        docs += 1
+    return docs
+
+
+def target_spec(kind: str, work: Path) -> str:
+    """The backend spec of a fresh benchmark target."""
+    if kind == "sqlite":
+        return f"sqlite:{work / 'bench.db'}"
+    if kind == "json_legacy":
+        return f"json_legacy:{work / 'exported'}"
+    from gdpo.storage.memory import memory_plugin
+    from gdpo.storage.plugins import get_plugin_manager
+
+    get_plugin_manager().register(memory_plugin, name="memory")
+    return "memory:bench"
+
+
+def main() -> None:
+    """Generate, parse, migrate, measure."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=30)
+    default_target = "sqlite" if importlib.util.find_spec("gdpo_sqlite.backend") else "memory"
+    parser.add_argument("--target", choices=("sqlite", "memory", "json_legacy"), default=default_target)
+    parser.add_argument("--keep", metavar="DIR", help="Generate into DIR and keep it.")
+    args = parser.parse_args()
+
+    from gdpo.migrate.runner import MigrationOptions, migrate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.keep or tmp)
+        tree = work / "legacy"
+        t0 = time.perf_counter()
+        expected = generate_tree(tree, days=args.days)
+        files = sum(len(n) for _, _, n in os.walk(tree))
+        decision_files = len(list((tree / "out" / "energy_data").glob("*_decision_*.json")))
+        print(f"tree: {args.days} days, {files} files ({decision_files} decision files), "
+              f"{sum(expected.values())} records, generated in {time.perf_counter() - t0:.1f}s")
+
+        t0 = time.perf_counter()
+        docs = bare_parse(tree)
+        parse_s = time.perf_counter() - t0
+        print(f"bare json.load of every file:  {parse_s:7.2f}s  ({docs} documents)")
+
+        spec = target_spec(args.target, work)
+        t0 = time.perf_counter()
+        report = asyncio.run(migrate(MigrationOptions(source=f"json_legacy:{tree}", target=spec)))
+        migrate_s = time.perf_counter() - t0
+        stored = sum(c["in_target"] or 0 for c in report["per_kind"].values())
+        print(f"migration to {args.target:<12}     {migrate_s:7.2f}s  ({stored} records in target, "
+              f"checksums match: {report['checksums_match']}, exit {report['exit_code']})")
+        t = report["timings"]
+        print(f"  of which compare-and-write {t['compare_and_write_s']:.2f}s, validation read-back "
+              f"{t['validate_s']:.2f}s, reading/mapping/checksums the rest")
+        print(f"ratio migration / bare parse: {migrate_s / parse_s:.2f}x  (target <= 2x)")
+
+        if args.target != "memory":
+            spec2 = spec + "-rss"
+            cmd = [sys.executable, "-m", "gdpo.cli", "migrate", "--from", f"json_legacy:{tree}", "--to", spec2]
+        else:
+            cmd = [sys.executable, "-m", "gdpo.cli", "migrate", "--from", f"json_legacy:{tree}",
+                   "--to", f"json_legacy:{work / 'never-created'}", "--dry-run"]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        mode = "dry run" if args.target == "memory" else f"into {args.target}"
+        print(f"peak RSS of `gdpo migrate` ({mode}): {max(peak, before) / 1024:.0f} MB (target < 150 MB), "
+              f"exit {proc.returncode}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""Benchmark of the TimescaleDB backend against the raw asyncpg driver, in the same run.
+
+1. Ingest: 100,000 ``energy_data`` records through ``Storage.write`` (one call) against
+   ``copy_records_to_table`` of the same tuples into an identical hypertable
+   (target: Storage at least 0.7 x the raw throughput).
+2. Reads over a year of 1-minute data: a 1-day ``Storage.read`` and a 30-day hourly
+   ``Storage.aggregate`` against the same SQL run raw (target: within 1.5 x the raw time).
+
+Usage: ``python benchmarks/timescaledb_bench.py [--dsn DSN] [--repeat N]``; the DSN defaults to
+``TIMESCALEDB_DSN``, then ``TIMESCALEDB_TEST_DSN``, then ``scripts/dev/timescaledb-local.sh dsn``.
+It works in schemas of its own (``gdpo_bench_*``) and drops them at the end. Not part of pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+
+from gdpo.storage import UTC, open_storage
+from gdpo.storage.aggregate import make_spec
+from gdpo.storage.testkit import energy_series
+from gdpo_timescaledb.buckets import aggregate_sql
+from gdpo_timescaledb.connection import init_connection
+from gdpo_timescaledb.reads import range_sql
+
+INGEST_RECORDS = 100_000
+YEAR_START = dt.datetime(2024, 1, 1, tzinfo=UTC)
+AGG_FIELDS = {"pv_power_w": "avg", "grid_power_w": "max", "house_consumption_w": "avg",
+              "grid_import_total_kwh": "last"}
+INGEST_TARGET, READ_TARGET = 0.7, 1.5
+
+
+def find_dsn(explicit: str | None) -> str:
+    """The DSN to benchmark against."""
+    dsn = explicit or os.environ.get("TIMESCALEDB_DSN") or os.environ.get("TIMESCALEDB_TEST_DSN")
+    if dsn:
+        return dsn
+    script = Path(__file__).resolve().parents[1] / "scripts" / "dev" / "timescaledb-local.sh"
+    out = subprocess.run([str(script), "dsn"], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit("no server: set TIMESCALEDB_DSN or run scripts/dev/timescaledb-local.sh start")
+    return out.stdout.strip()
+
+
+def config(dsn: str, schema: str) -> dict:
+    return {"backend": "timescaledb",
+            "timescaledb": {"dsn": dsn, "schema": schema, "pool": {"min": 1, "max": 2}, "policies": False}}
+
+
+async def raw_connection(dsn: str) -> asyncpg.Connection:
+    """A plain asyncpg connection with the backend's jsonb codec, so that the comparison
+    measures the write and read paths, not the JSON encoding."""
+    conn = await asyncpg.connect(dsn)
+    await init_connection(conn)
+    return conn
+
+
+async def timed_pair(storage_fn, raw_fn, repeat: int) -> tuple[float, float]:
+    """Median seconds of ``repeat`` runs of each, interleaved so that load on the machine
+    (autovacuum, other processes) weighs on both alike; one warm-up run each first."""
+    await storage_fn()
+    await raw_fn()
+    storage_times, raw_times = [], []
+    for _ in range(repeat):
+        for fn, times in ((storage_fn, storage_times), (raw_fn, raw_times)):
+            t0 = time.perf_counter()
+            await fn()
+            times.append(time.perf_counter() - t0)
+    return statistics.median(storage_times), statistics.median(raw_times)
+
+
+async def bench_ingest(dsn: str, repeat: int) -> tuple[float, float]:
+    """(storage seconds, raw seconds) for INGEST_RECORDS records, best of ``repeat`` rounds each."""
+    records = energy_series(YEAR_START, INGEST_RECORDS, step_s=60)
+    columns = list(records[0].FIELDS)
+    storage_times, raw_times = [], []
+    async with open_storage(config(dsn, "gdpo_bench_ingest")) as s, \
+            open_storage(config(dsn, "gdpo_bench_ingest_raw")):
+        conn = await raw_connection(dsn)
+        try:
+            async def raw_round() -> None:
+                await conn.execute("TRUNCATE gdpo_bench_ingest_raw.energy_data")
+                t0 = time.perf_counter()
+                await conn.copy_records_to_table("energy_data", records=records, columns=columns,
+                                                 schema_name="gdpo_bench_ingest_raw")
+                raw_times.append(time.perf_counter() - t0)
+
+            async def storage_round() -> None:
+                await conn.execute("TRUNCATE gdpo_bench_ingest.energy_data")
+                t0 = time.perf_counter()
+                result = await s.write("energy_data", records)
+                storage_times.append(time.perf_counter() - t0)
+                assert result.count == INGEST_RECORDS
+
+            for i in range(repeat):  # alternate which goes first, so neither gains from the order
+                first, second = (raw_round, storage_round) if i % 2 == 0 else (storage_round, raw_round)
+                await first()
+                await second()
+            # the same batch again is a retry: it must store nothing new (upsert path)
+            t0 = time.perf_counter()
+            again = await s.write("energy_data", records)
+            upsert_s = time.perf_counter() - t0
+            assert again.inserted == 0
+        finally:
+            await conn.close()
+    print(f"  upsert path (the same 100,000 again): {upsert_s:.3f} s "
+          f"({min(raw_times) / upsert_s:.2f} x raw COPY)")
+    return statistics.median(storage_times), statistics.median(raw_times)
+
+
+async def bench_reads(dsn: str, repeat: int) -> dict[str, tuple[float, float]]:
+    """(storage seconds, raw seconds) for the 1-day read and the 30-day hourly aggregate."""
+    year = energy_series(YEAR_START, 366 * 24 * 60, step_s=60, seed=3)
+    out = {}
+    async with open_storage(config(dsn, "gdpo_bench_reads")) as s:
+        t0 = time.perf_counter()
+        for i in range(0, len(year), 100_000):
+            await s.write("energy_data", year[i:i + 100_000])
+        print(f"  loaded a year of 1-minute data ({len(year):,} records) in {time.perf_counter() - t0:.1f} s")
+        await s.maintenance(vacuum=True)  # VACUUM ANALYZE now, so autovacuum does not run mid-measurement
+        backend = s.backends["timescaledb"]
+        table = backend.tables["energy_data"]
+        day_start = dt.datetime(2024, 7, 15, tzinfo=UTC)
+        day_end = day_start + dt.timedelta(days=1)
+        agg_start = dt.datetime(2024, 6, 1, tzinfo=UTC)
+        agg_end = agg_start + dt.timedelta(days=30)
+        sql, params = aggregate_sql(table, make_spec("energy_data", agg_start, agg_end, "1h", AGG_FIELDS),
+                                    timescale=backend.timescale)
+        conn = await raw_connection(dsn)
+        try:
+            day_sql = range_sql(table, descending=False, limit=False)
+            rows = await s.read("energy_data", day_start, day_end)
+            assert len(rows) == 1440 and len(await conn.fetch(day_sql, day_start, day_end)) == 1440
+            out["1-day read (1,440 rows)"] = await timed_pair(
+                lambda: s.read("energy_data", day_start, day_end),
+                lambda: conn.fetch(day_sql, day_start, day_end), repeat)
+            buckets = await s.aggregate("energy_data", agg_start, agg_end, every="1h", fields=AGG_FIELDS)
+            assert len(buckets) == 720 and len(await conn.fetch(sql, *params)) == 720
+            out["30-day hourly aggregate (720 buckets)"] = await timed_pair(
+                lambda: s.aggregate("energy_data", agg_start, agg_end, every="1h", fields=AGG_FIELDS),
+                lambda: conn.fetch(sql, *params), repeat)
+        finally:
+            await conn.close()
+    return out
+
+
+async def drop_schemas(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        for schema in ("gdpo_bench_ingest", "gdpo_bench_ingest_raw", "gdpo_bench_reads"):
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dsn")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    dsn = find_dsn(args.dsn)
+    await drop_schemas(dsn)
+    ok = True
+    try:
+        print(f"ingest: {INGEST_RECORDS:,} energy_data records, best of {args.repeat}")
+        storage_s, raw_s = await bench_ingest(dsn, args.repeat)
+        ratio = raw_s / storage_s
+        ok &= ratio >= INGEST_TARGET
+        print(f"  Storage.write {storage_s:.3f} s ({INGEST_RECORDS / storage_s:,.0f}/s), raw COPY {raw_s:.3f} s "
+              f"({INGEST_RECORDS / raw_s:,.0f}/s): ratio {ratio:.2f} x raw (target >= {INGEST_TARGET}) "
+              f"{'PASS' if ratio >= INGEST_TARGET else 'FAIL'}")
+        print(f"reads over a year of 1-minute data, median of {args.repeat * 12}, interleaved")
+        for name, (storage_s, raw_s) in (await bench_reads(dsn, args.repeat * 12)).items():
+            ratio = storage_s / raw_s
+            ok &= ratio <= READ_TARGET
+            print(f"  {name}: Storage {storage_s * 1000:.2f} ms, raw {raw_s * 1000:.2f} ms: "
+                  f"{ratio:.2f} x raw (target <= {READ_TARGET}) {'PASS' if ratio <= READ_TARGET else 'FAIL'}")
+    finally:
+        await drop_schemas(dsn)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

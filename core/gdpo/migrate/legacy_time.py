@@ -1,0 +1,124 @@
+"""Legacy timestamps: the three spellings, Europe/Warsaw wall-clock time, and the DST night.
+
+Legacy files hold ``isoformat()`` (``T``), ``str(datetime)`` (a space) and, rarely, aware
+``+01:00``/``+02:00`` values. A naive value is Warsaw wall-clock time. On the autumn night an
+ambiguous local time (02:00-02:59) is the first occurrence (+02:00), except in an
+append-ordered NDJSON file whose lines show the clock going back: from that line on, the
+ambiguous times are the second occurrence (+01:00). :class:`LocalClock` applies the rule and
+counts every ambiguous record for the report.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from zoneinfo import ZoneInfo
+
+from gdpo.storage import UTC
+
+WARSAW = ZoneInfo("Europe/Warsaw")
+_FROMISO = _dt.datetime.fromisoformat
+
+
+class LegacyTimeError(ValueError):
+    """A value that is not a legacy timestamp."""
+
+
+def is_ambiguous(local: _dt.datetime) -> bool:
+    """True when the naive Warsaw time ``local`` happens twice (the autumn DST hour)."""
+    return _hour_info(local)[2]
+
+
+def parse_naive_or_aware(value) -> _dt.datetime:
+    """Parse any of the three legacy spellings; the result may be naive (local) or aware."""
+    if type(value) is not str:
+        raise LegacyTimeError(f"expected a timestamp string, got {type(value).__name__} {value!r}")
+    try:
+        return _FROMISO(value)
+    except ValueError:
+        raise LegacyTimeError(f"not a timestamp: {value!r}") from None
+
+
+_HOUR_OFFSETS: dict[tuple, tuple] = {}
+_UTC_HOUR_OFFSETS: dict[int, _dt.timedelta] = {}
+
+
+def _hour_info(local: _dt.datetime) -> tuple:
+    """(offset of the first occurrence, offset of the second, ambiguous?) of a local hour, cached."""
+    key = (local.year, local.month, local.day, local.hour)
+    info = _HOUR_OFFSETS.get(key)
+    if info is None:
+        a = local.replace(tzinfo=WARSAW, fold=0).utcoffset()
+        b = local.replace(tzinfo=WARSAW, fold=1).utcoffset()
+        info = _HOUR_OFFSETS[key] = (a, b, a > b)
+    return info
+
+
+def local_to_utc(local: _dt.datetime, second: bool = False) -> _dt.datetime:
+    """A naive Warsaw time as aware UTC (``second`` picks the second of two occurrences)."""
+    first_off, second_off, ambiguous = _hour_info(local)
+    if not ambiguous and first_off != second_off:  # the spring gap: let zoneinfo decide
+        return local.replace(tzinfo=WARSAW, fold=1 if second else 0).astimezone(UTC)
+    return (local - (second_off if second else first_off)).replace(tzinfo=UTC)
+
+
+def utc_to_local_naive(ts: _dt.datetime) -> _dt.datetime:
+    """An aware datetime as naive Warsaw wall-clock time (what legacy writers produced)."""
+    hour = int(ts.timestamp() // 3600)
+    offset = _UTC_HOUR_OFFSETS.get(hour)
+    if offset is None:
+        offset = _UTC_HOUR_OFFSETS[hour] = ts.astimezone(WARSAW).utcoffset()
+    return (ts + offset).replace(tzinfo=None)
+
+
+def local_iso(ts: _dt.datetime, sep: str = "T") -> str:
+    """``ts`` as the legacy writers spelled it: naive local ``isoformat`` (or ``str``)."""
+    return utc_to_local_naive(ts).isoformat(sep)
+
+
+class LocalClock:
+    """Converts legacy timestamps of one file to UTC, applying the DST-night rule.
+
+    ``ordered=True`` is for append-ordered NDJSON files: once a line's ambiguous local time
+    is earlier than an ambiguous time of a previous line, it and the following ambiguous
+    times are the second occurrence. ``counts`` collects ambiguous records by kind.
+    """
+
+    __slots__ = ("ordered", "_last_ambiguous", "_second", "ambiguous")
+
+    def __init__(self, ordered: bool = False):
+        self.ordered = ordered
+        self._last_ambiguous: _dt.datetime | None = None
+        self._second = False
+        self.ambiguous: list[tuple[str, bool]] = []  # (kind, second occurrence?) per record
+
+    def to_utc(self, value, kind: str = "", *, track: bool = True, second: bool | None = None) -> _dt.datetime:
+        """Parse ``value`` as aware UTC. ``track``: it is a line's own time (it moves the file
+        order); ``kind``: an ambiguous value is counted for that record kind."""
+        dt = parse_naive_or_aware(value)
+        if dt.tzinfo is not None:
+            return dt.astimezone(UTC)
+        if second is None:
+            second = self.occurrence(dt, track)
+        if kind and is_ambiguous(dt):
+            self.ambiguous.append((kind, second))
+        return local_to_utc(dt, second)
+
+    def occurrence(self, local: _dt.datetime, track: bool = True) -> bool:
+        """Whether naive ``local`` is the second occurrence under this file's order."""
+        if not self.ordered or not is_ambiguous(local):
+            return False
+        if not track:
+            return self._second
+        last = self._last_ambiguous
+        if last is not None and last.date() != local.date():
+            last, self._second = None, False
+        if last is not None and local < last:
+            self._second = True
+        if last is None or local > last:
+            self._last_ambiguous = local
+        return self._second
+
+    @property
+    def in_second_occurrence(self) -> bool:
+        """True once this ordered file has shown the clock going back."""
+        return self._second

@@ -1,0 +1,148 @@
+"""The append and upsert write paths, chunk-aware retention, aggregates and maintenance."""
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from gdpo.storage import UTC, open_storage
+from gdpo.storage.testkit import energy_series, full_record
+
+pytestmark = pytest.mark.timescaledb
+
+START = dt.datetime(2025, 3, 1, tzinfo=UTC)
+FAR_PAST = dt.datetime(1990, 1, 1, tzinfo=UTC)
+FAR_FUTURE = dt.datetime(2100, 1, 1, tzinfo=UTC)
+MODES = ["timescaledb", "postgresql"]
+
+
+def _paths(storage):
+    return dict(storage.backends["timescaledb"].write_paths)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_appends_take_the_copy_path_and_retries_stay_idempotent(make_config, mode):
+    series = energy_series(START, 3000)
+    async with open_storage(make_config(mode)) as s:
+        first = await s.write("energy_data", series[:1000])
+        second = await s.write("energy_data", series[1000:2000])
+        assert _paths(s) == {"append": 2}
+        assert first.inserted == second.inserted == 1000
+        retried = await s.write("energy_data", series[1000:2000])  # a retry of a stored batch
+        assert retried.count == 1000 and retried.inserted == 0
+        overlapping = await s.write("energy_data", series[1500:3000])
+        assert overlapping.inserted == 1000
+        assert _paths(s) == {"append": 2, "upsert": 2}
+        rows = await s.read("energy_data", FAR_PAST, FAR_FUTURE)
+    assert [r.ts for r in rows] == [r.ts for r in series]
+    assert rows[1999].to_dict() == series[1999].to_dict()
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_concurrent_overlapping_appends_never_duplicate(make_config, mode):
+    series = energy_series(START, 4000)
+    async with open_storage(make_config(mode)) as s:
+        # every writer believes it appends; their ranges overlap pairwise
+        await asyncio.gather(*(s.write("energy_data", series[i:i + 1500]) for i in range(0, 4000, 500)))
+        rows = await s.read("energy_data", FAR_PAST, FAR_FUTURE)
+        assert len(rows) == 4000
+        assert sum(_paths(s).values()) == len(range(0, 4000, 500))
+
+
+async def test_repeated_keys_in_a_batch_use_the_upsert_path(make_config):
+    rec = full_record("energy_data", 0)
+    async with open_storage(make_config()) as s:
+        result = await s.write("energy_data", [rec, rec.replace(pv_power_w=5.0)])
+        assert result.count == 1 and _paths(s) == {"upsert": 1}
+        assert (await s.latest("energy_data")).pv_power_w == 5.0
+
+
+async def test_session_kinds_always_upsert(make_config):
+    async with open_storage(make_config()) as s:
+        await s.write("charging_sessions", [full_record("charging_sessions", i) for i in range(5)])
+        assert _paths(s) == {"upsert": 1}
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_delete_older_than_is_exact_across_chunks(make_config, mode):
+    series = energy_series(START, 6 * 24 * 6, step_s=600)  # six days, one chunk a day
+    cutoff = START + dt.timedelta(days=3, hours=7, minutes=5)
+    async with open_storage(make_config(mode, chunk_interval="1 day")) as s:
+        await s.write("energy_data", series)
+        before = (await s.stats())["backends"]["timescaledb"]
+        deleted = await s.delete_older_than("energy_data", cutoff)
+        after = (await s.stats())["backends"]["timescaledb"]
+        rows = await s.read("energy_data", FAR_PAST, FAR_FUTURE)
+    expected = [r.ts for r in series if r.ts >= cutoff]
+    assert deleted == len(series) - len(expected)
+    assert [r.ts for r in rows] == expected
+    if mode == "timescaledb":
+        assert after["hypertables"]["energy_data"]["chunks"] == before["hypertables"]["energy_data"]["chunks"] - 3
+
+
+async def test_forecast_retention_keeps_newer_sources(make_config):
+    recs = [full_record("price_forecasts", i).replace(source=src) for i in range(8) for src in ("a", "b")]
+    cutoff = sorted(r.period_start for r in recs)[6]
+    async with open_storage(make_config(forecast_chunk_interval="1 hour")) as s:
+        await s.write("price_forecasts", recs)
+        assert await s.delete_older_than("price_forecasts", cutoff) == 6
+        assert len(await s.read("price_forecasts", FAR_PAST, FAR_FUTURE)) == 10
+
+
+@pytest.mark.parametrize("every", ["7m", "1h", "1d", "1mo"])
+async def test_both_modes_aggregate_identically(make_config, every):
+    series = energy_series(dt.datetime(2025, 3, 28, tzinfo=UTC), 4 * 24 * 12, step_s=300)  # spring DST
+    fields = {"pv_power_w": ["avg", "first", "last", "count"], "grid_import_total_kwh": "max"}
+    results = {}
+    for mode in MODES:
+        async with open_storage(make_config(mode)) as s:
+            await s.write("energy_data", series)
+            results[mode] = await s.aggregate("energy_data", FAR_PAST, FAR_FUTURE, every=every, fields=fields)
+    ts, pg = results["timescaledb"], results["postgresql"]
+    assert [b["bucket"] for b in ts] == [b["bucket"] for b in pg]
+    for a, b in zip(ts, pg):
+        assert a["count"] == b["count"]
+        for name in ("pv_power_w_avg", "pv_power_w_first", "pv_power_w_last", "grid_import_total_kwh"):
+            assert a[name] == pytest.approx(b[name], rel=1e-12)
+
+
+async def test_daily_stats_month_buckets(make_config):
+    recs = [full_record("daily_stats", i, base=dt.datetime(2025, 1, 20, tzinfo=UTC)) for i in range(20)]
+    async with open_storage(make_config()) as s:
+        await s.write("daily_stats", recs)
+        got = await s.aggregate("daily_stats", dt.date(2025, 1, 1), dt.date(2025, 3, 1), every="1mo",
+                                fields={"total_pv_kwh": "sum"})
+    # local month starts in Warsaw (+01:00 in winter)
+    assert [b["bucket"] for b in got] == [dt.datetime(2024, 12, 31, 23, tzinfo=UTC),
+                                          dt.datetime(2025, 1, 31, 23, tzinfo=UTC)]
+    assert [b["count"] for b in got] == [12, 8]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_maintenance_refreshes_the_rollup_and_applies_retention(make_config, mode):
+    now = dt.datetime.now(UTC).replace(second=0, microsecond=0)
+    series = energy_series(now - dt.timedelta(days=40), 40 * 24 * 4, step_s=900)
+    config = make_config(mode, chunk_interval="1 day")
+    config["retention"] = {"days": 30}
+    async with open_storage(config) as s:
+        backend = s.backends["timescaledb"]
+        if backend.server.tsl:
+            pytest.skip("the Timescale License edition runs these as background jobs")
+        await s.write("energy_data", series)
+        hourly = await s.aggregate("energy_data", FAR_PAST, FAR_FUTURE, every="1h",
+                                   fields={"pv_power_w": "avg", "grid_import_total_kwh": "max"})
+        done = (await s.maintenance())["timescaledb"]
+        rows = await s.read("energy_data", FAR_PAST, FAR_FUTURE)
+        schema = config["timescaledb"]["schema"]
+        rollup = await backend.connections.run("test", lambda c: c.fetch(
+            f'SELECT bucket, samples, pv_power_w_avg, grid_import_total_kwh_last FROM "{schema}".energy_data_hourly '
+            "ORDER BY bucket"))
+    cutoff = now - dt.timedelta(days=30)
+    assert rows and min(r.ts for r in rows) >= cutoff - dt.timedelta(minutes=1)
+    assert done["retention_deleted"]["energy_data"] == len(series) - len(rows)
+    assert done["hourly_rollup_hours"] == len(hourly)
+    assert [r["bucket"] for r in rollup] == [b["bucket"] for b in hourly], "the rollup outlives raw retention"
+    for r, b in zip(rollup, hourly):
+        assert r["samples"] == b["count"]
+        assert r["pv_power_w_avg"] == pytest.approx(b["pv_power_w"])
+        assert r["grid_import_total_kwh_last"] == pytest.approx(b["grid_import_total_kwh"])
