@@ -81,6 +81,18 @@ def _price_config(cfg, simulate: bool):
     return data
 
 
+async def _check_storage(storage, status) -> None:
+    """Warn about a database that does not answer (its records wait in the write spool)."""
+    try:
+        health = await storage.health()
+    except Exception as exc:
+        status(f"Warning: database unreachable: {exc}")
+        return
+    for h in health:
+        if not h.ok:
+            status(f"Warning: database {h.backend} unreachable: {h.detail}; records wait in the spool until it is back")
+
+
 async def _open_prices(cfg, storage, options: RunOptions, status):
     """The price service, with today's (and, when due, tomorrow's) prices fetched or loaded;
     PSE trouble is reported once. Returns (service, {day: error})."""
@@ -117,6 +129,7 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
         raise click.ClickException(f"database ({ds.get('backend')}) unreachable: {exc}") from None
     server = None
     try:
+        await _check_storage(storage, status)
         prices, failed = await _open_prices(cfg, storage, options, status)
         if options.simulate:
             from gdpo.inverter.simulator import start_simulator
@@ -143,6 +156,8 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
                + f"; storage {ds.get('backend')}")
         try:
             await coordinator.run(until)
+        except StorageError as exc:
+            raise click.ClickException(f"database ({ds.get('backend')}) unreachable: {exc}") from None
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)

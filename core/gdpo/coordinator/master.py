@@ -82,8 +82,11 @@ class MasterCoordinator:
         """Run the timers until ``until`` (clock time) or a stop request, then shut down."""
         now = self.clock.now()
         self.started_at = now
-        await self._heartbeat(now)
-        await self.sessions.load(now)
+        await self._heartbeat(now, strict=True)  # nothing can be stored: do not run
+        try:
+            await self.sessions.load(now)
+        except Exception as exc:  # the database is down (writes go to the spool): carry on
+            self._error(f"could not read today's sessions: {exc}")
         self._stats_day = now.astimezone(zone(self.tz)).date()
         timers = {"telemetry": now, "decision": now, "heartbeat": now + self._every("heartbeat_interval_s"),
                   "pv": now}
@@ -202,7 +205,10 @@ class MasterCoordinator:
     async def decision_tick(self, now: _dt.datetime) -> Decision:
         """Decide for this quarter, command, and store the decision and the sessions."""
         prices = await self.refresh_prices(now)
-        await self._daily_stats_if_new_day(now)
+        try:
+            await self._daily_stats_if_new_day(now)
+        except Exception as exc:
+            self._error(f"daily stats failed: {exc}")
         horizon_end = max((q.period_start for q in prices), default=None)
         if prices and self.config["charging"]["plan"]["enabled"] and (
                 self.sessions.plan_horizon_end is None or horizon_end >= self.sessions.plan_horizon_end):
@@ -270,7 +276,7 @@ class MasterCoordinator:
             return "degraded"
         return "monitoring"
 
-    async def _heartbeat(self, now: _dt.datetime, state: str | None = None) -> None:
+    async def _heartbeat(self, now: _dt.datetime, state: str | None = None, *, strict: bool = False) -> None:
         r = self.reading
         metrics = {"soc_pct": r.battery_soc_pct if r else None, "pv_w": r.pv_power_w if r else None,
                    "grid_w": r.grid_power_w if r else None,
@@ -282,6 +288,8 @@ class MasterCoordinator:
                                                       "uptime_s": self.uptime_s, "last_error": self.last_error,
                                                       "metrics": metrics, "payload": {"source": "coordinator"}})
         except Exception as exc:
+            if strict:
+                raise
             log.error("could not store the heartbeat: %s", exc)
 
     async def _daily_stats_if_new_day(self, now: _dt.datetime) -> None:
