@@ -82,7 +82,8 @@ class MasterCoordinator:
         """Run the timers until ``until`` (clock time) or a stop request, then shut down."""
         now = self.clock.now()
         self.started_at = now
-        await self._heartbeat(now, strict=True)  # nothing can be stored: do not run
+        await self._heartbeat(now, strict=True)  # nothing can be stored (not even spooled): do not run
+        await self.storage.flush()
         try:
             await self.sessions.load(now)
         except Exception as exc:  # the database is down (writes go to the spool): carry on
@@ -138,7 +139,7 @@ class MasterCoordinator:
                 return now + _dt.timedelta(minutes=self.config["pv_forecast"]["refresh_interval_min"])
         except Exception as exc:  # one failed tick never ends the process
             self._error(f"{name} tick failed: {exc}")
-            log.exception("%s tick failed", name)
+            log.debug("%s tick failed", name, exc_info=True)
         return now + _dt.timedelta(seconds=self.telemetry_interval_s)
 
     def _status_if_due(self, now: _dt.datetime) -> None:
