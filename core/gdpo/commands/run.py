@@ -6,6 +6,7 @@ import asyncio
 import datetime as _dt
 import re
 import signal
+import sys
 
 import click
 
@@ -126,7 +127,7 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
         storage_cm = open_storage(cfg)
         storage = await storage_cm.__aenter__()
     except StorageError as exc:
-        raise click.ClickException(f"database ({ds.get('backend')}) unreachable: {exc}") from None
+        raise _unreachable(ds, exc) from None
     server = None
     try:
         await _check_storage(storage, status)
@@ -156,8 +157,8 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
                + f"; storage {ds.get('backend')}")
         try:
             await coordinator.run(until)
-        except StorageError as exc:
-            raise click.ClickException(f"database ({ds.get('backend')}) unreachable: {exc}") from None
+        except (StorageError, OSError) as exc:  # OSError: the write spool could not be written either
+            raise _unreachable(ds, exc) from None
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
@@ -170,7 +171,18 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
     finally:
         if server is not None:
             await server.stop()
-        await storage_cm.__aexit__(None, None, None)
+        try:
+            await storage_cm.__aexit__(None, None, None)
+        except (StorageError, OSError) as exc:
+            if sys.exc_info()[0] is None:  # do not hide the error already on its way
+                raise _unreachable(ds, exc) from None
+
+
+def _unreachable(ds, exc: BaseException) -> click.ClickException:
+    """The one-line error for a database that cannot store anything."""
+    from gdpo.config import mask_secrets
+
+    return click.ClickException(mask_secrets(f"database ({ds.get('backend')}) unreachable: {exc}"))
 
 
 async def _build(cfg, storage, clock, server, prices, status):
