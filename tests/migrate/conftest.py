@@ -15,8 +15,7 @@ import pytest
 
 from gdpo.storage.memory import drop_store
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from migrate_helpers import clear_storage  # noqa: E402
+from tests.migrate.migrate_helpers import clear_storage  # noqa: E402
 
 SAMPLES = Path(os.environ.get("GDPO_LEGACY_SAMPLES") or Path(__file__).resolve().parent / "legacy_samples")
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from gdpo.cli import cli
 
-from migrate_helpers import read_everything
+from tests.migrate.migrate_helpers import read_everything
 
 REPO = Path(__file__).resolve().parents[2]
 

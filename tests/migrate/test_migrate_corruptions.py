@@ -11,7 +11,7 @@ import pytest
 from gdpo.migrate.legacy_read import read_legacy_bytes, read_legacy_file
 from gdpo.migrate.runner import MigrationOptions, migrate
 
-from migrate_helpers import read_everything, values_equal
+from tests.migrate.migrate_helpers import read_everything, values_equal
 
 
 @pytest.fixture

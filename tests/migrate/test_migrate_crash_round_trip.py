@@ -18,7 +18,7 @@ from gdpo.migrate.runner import MigrationOptions, migrate
 from gdpo.migrate.specs import parse_spec
 
 from legacy_tree import generate_tree
-from migrate_helpers import clear_storage, read_everything
+from tests.migrate.migrate_helpers import clear_storage, read_everything
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from gdpo.migrate.runner import MigrationOptions, migrate
 
-from migrate_helpers import field_value, read_everything, values_equal
+from tests.migrate.migrate_helpers import field_value, read_everything, values_equal
 
 
 def _matches_key(record, key: dict) -> bool:

@@ -157,10 +157,17 @@ def pip_command_for(module: str, dist=None) -> str:
     """The pip command that installs ``module``: the distribution's extra that requires it,
     when there is one, else the module itself."""
     if dist is not None:
+        extras: dict[str, int] = {}
+        providing: list[str] = []
         for req in dist.requires or ():
             m = re.match(r"^\s*([A-Za-z0-9_.\-]+).*extra\s*==\s*['\"]([^'\"]+)['\"]", req)
-            if m and _norm(m.group(1)) == _norm(module):
-                return f"pip install '{dist.metadata['Name']}[{m.group(2)}]'"
+            if m:
+                extras[m.group(2)] = extras.get(m.group(2), 0) + 1
+                if _norm(m.group(1)) == _norm(module):
+                    providing.append(m.group(2))
+        if providing:  # the smallest extra that brings the module: the one made for it
+            best = min(providing, key=lambda e: (extras[e], e))
+            return f"pip install '{dist.metadata['Name']}[{best}]'"
     return f"pip install {module}"
 
 
