@@ -6,7 +6,7 @@ import datetime as _dt
 
 import pytest
 
-from coord_helpers import flat_day, local, quarters, session, tele
+from tests.coordinator.helpers import flat_day, local, quarters, session, tele
 from gdpo.coordinator.logic import HybridChargingLogic, allowed_wait_h, decide, rule_config
 from gdpo.coordinator.model import CHARGE, CONTINUE, HOLD, STOP, WAIT, PriceQuarter, Telemetry
 

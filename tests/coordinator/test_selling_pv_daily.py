@@ -6,7 +6,7 @@ import datetime as _dt
 
 import pytest
 
-from coord_helpers import flat_day, local, tele
+from tests.coordinator.helpers import flat_day, local, tele
 from gdpo.coordinator.daily_stats import compute_daily_stats
 from gdpo.coordinator.logic import rule_config
 from gdpo.coordinator.model import HOLD, SELL, STOP_SELL, WAIT, PriceQuarter

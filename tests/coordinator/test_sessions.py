@@ -6,7 +6,7 @@ import datetime as _dt
 
 import pytest
 
-from coord_helpers import flat_day, local, quarters
+from tests.coordinator.helpers import flat_day, local, quarters
 from gdpo.coordinator.logic import rule_config
 from gdpo.coordinator.metering import SessionMeter, counter_delta
 from gdpo.coordinator.model import Decision, Telemetry
