@@ -134,6 +134,10 @@ async def test_daily_stats_from_counters_and_sessions(storage):
     assert stats.total_grid_import_kwh == pytest.approx(0.1 * 96)
     assert stats.total_grid_export_kwh == pytest.approx(0.05 * 96)
     assert stats.total_consumption_kwh == pytest.approx(0.2 * 96)
+    await storage.write("energy_data", {"ts": DAY + _dt.timedelta(hours=23, minutes=59),
+                                        "payload": {"house_consumption_today_kwh": 19.3}})
+    finer = await compute_daily_stats(storage, day, prices, "Europe/Warsaw")
+    assert finer.total_consumption_kwh == 19.3 and finer.payload["consumption_lifetime_counter_kwh"] > 0
     assert stats.total_pv_kwh == pytest.approx(12.0)
     assert stats.avg_price_pln_kwh == pytest.approx(0.8)
     assert (stats.grid_charge_kwh, stats.grid_charge_cost_pln) == (3.0, 1.2)

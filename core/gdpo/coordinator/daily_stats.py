@@ -1,7 +1,8 @@
 """daily_stats: the totals of one local day, computed after its midnight from measured records.
 
-Energies are counter deltas (meter import/export, house consumption lifetime counters; the
-inverter's PV day counter at its maximum), never integrated power samples. Grid-charge
+Energies are counter deltas (meter import/export and house consumption lifetime counters;
+the inverter's PV day counter at its maximum, and its consumption day counter at the day's
+last reading when present, being finer), never integrated power samples. Grid-charge
 energy and cost, and selling revenue, are sums of the measured sessions, computed by the
 storage ``aggregate`` on the local calendar day. The cost of all imported energy is each
 quarter's import (counter delta) times its final price.
@@ -24,6 +25,13 @@ async def _baseline(storage, start: _dt.datetime) -> Any:
     """The last reading before ``start`` (within an hour), the counters' starting point."""
     rows = await storage.read("energy_data", start - _dt.timedelta(hours=1), start, limit=1, descending=True)
     return rows[0] if rows else None
+
+
+async def _last_day_counter(storage, start: _dt.datetime, end: _dt.datetime, name: str) -> float | None:
+    """A day counter (kept in the payload of ``energy_data``) at the day's last reading."""
+    rows = await storage.read("energy_data", start, end, limit=1, descending=True)
+    value = (rows[0].payload or {}).get(name) if rows else None
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 async def _sum_by_day(storage, kind: str, start, end, fields: dict[str, str], tz: str) -> dict[str, Any]:
@@ -63,6 +71,10 @@ async def compute_daily_stats(storage, day: _dt.date, prices: Sequence[Any], tz:
             else energy.get(f"{counter}_first")
         values[name] = counter_delta(first, energy.get(f"{counter}_last"))
     values["total_pv_kwh"] = energy.get("pv_energy_today_kwh")
+    lifetime_consumption = values["total_consumption_kwh"]
+    day_counter = await _last_day_counter(storage, start, end, "house_consumption_today_kwh")
+    if day_counter is not None:  # the inverter's day counter is finer than its lifetime counter
+        values["total_consumption_kwh"] = day_counter
     day_prices = [q for q in prices if start <= q.period_start < end]
     avg = sum(q.final_pln_kwh for q in day_prices) / len(day_prices) if day_prices else None
     values["avg_price_pln_kwh"] = avg
@@ -76,6 +88,7 @@ async def compute_daily_stats(storage, day: _dt.date, prices: Sequence[Any], tz:
                                  base.grid_import_total_kwh if base is not None else None)
     savings = values["grid_charge_kwh"] * avg - values["grid_charge_cost_pln"] if avg is not None else None
     values["payload"] = {"readings": energy.get("count"), "import_cost_pln": cost, "grid_charge_savings_pln": savings,
+                         "consumption_lifetime_counter_kwh": lifetime_consumption,
                          "prices_known": len(day_prices),
                          "prices_sample": any(getattr(q, "is_sample", False) for q in day_prices)}
     return DailyStats(**values)
