@@ -81,6 +81,27 @@ DATA_STORAGE_SCHEMA: dict[str, Any] = {
     },
     "retention": {
         "days": Option("int", 30, "Keep raw time series this many days", min=1),
+        "per_kind": Option("dict", {}, "Per-kind overrides of days: {record kind: days}"),
+        "keep_decisions": Option("bool", True, "Keep coordinator decisions forever (false: apply days to them)"),
+        "run_at": Option("str", "03:30", "Local time (HH:MM, Europe/Warsaw) of the daily retention job"),
+        "schedule": Option("bool", True, "Run the retention job daily in a long-running process"),
+        "rollups": Option("bool", True, "Keep hourly rollups of energy_data before raw samples are deleted"),
+    },
+    "data_directory": Option("str", None, "Directory for the spool, rollup sidecars and status files "
+                             "(default: the directory of sqlite.path)", nullable=True),
+    "spool": {
+        "directory": Option("str", None, "Outage spool directory (default: <data_directory>/spool)", nullable=True),
+        "max_bytes": Option("int", 64 * 1024 * 1024, "Largest spool per backend; beyond it the oldest raw "
+                            "energy_data is dropped", min=4096),
+        "segment_bytes": Option("int", 4 * 1024 * 1024, "Size at which a spool segment is closed", min=1024),
+        "retry_initial_s": Option("float", 1.0, "First retry delay after a backend failure", min=0.01),
+        "retry_max_s": Option("float", 60.0, "Longest retry delay (the delay doubles up to this)", min=0.01),
+    },
+    "health": {
+        "max_write_age_s": Option("float", 600.0, "Unhealthy when a running writer's last successful write "
+                                  "is older than this", min=1),
+        "status_interval_s": Option("float", 10.0, "How often a running process refreshes its status file",
+                                    min=0.1),
     },
 }
 
@@ -432,6 +453,20 @@ def _check_storage(ds: dict[str, Any], where: str, schema: dict[str, Any]) -> No
         if b not in backends:
             raise ConfigError(f"{where}: data_storage.hybrid.routes.{kind} is {b!r}, which no installed plugin "
                               f"provides{_suggest(str(b), backends)}")
+    _check_retention(ds["retention"], where, KIND_NAMES)
     if ds["batch"]["size"] > ds["batch"]["max_size"]:
         raise ConfigError(f"{where}: data_storage.batch.size ({ds['batch']['size']}) is larger than "
                           f"data_storage.batch.max_size ({ds['batch']['max_size']})")
+
+
+def _check_retention(retention: dict[str, Any], where: str, kind_names) -> None:
+    """Validate ``data_storage.retention.per_kind`` and ``run_at``."""
+    for kind, days in (retention.get("per_kind") or {}).items():
+        if kind not in kind_names:
+            raise ConfigError(f"{where}: data_storage.retention.per_kind.{kind}: unknown record kind"
+                              f"{_suggest(str(kind), kind_names)}")
+        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+            raise ConfigError(f"{where}: data_storage.retention.per_kind.{kind} is {days!r}; "
+                              f"it must be a whole number of days >= 1")
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", str(retention.get("run_at", ""))):
+        raise ConfigError(f"{where}: data_storage.retention.run_at is {retention.get('run_at')!r}; use HH:MM (24 h)")

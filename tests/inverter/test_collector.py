@@ -31,6 +31,9 @@ async def storage(request, memory_backend_registered, tmp_path):
         config = {"backend": "sqlite", "sqlite": {"path": str(tmp_path / "gdpo.db")}}
     else:
         config = {"backend": "memory", "memory": {"store": f"collector-{uuid.uuid4()}"}}
+    # every write goes straight to the backend (batch.size 1), so that the collector sees a
+    # failing database itself; with larger batches the storage pipeline spools instead
+    config["batch"] = {"size": 1}
     async with open_storage(config) as storage:
         yield storage
     if request.param == "memory":

@@ -42,3 +42,15 @@ def test_fast_path_matches_generic_validation(kind):
             if rng.random() < 0.2:
                 values.pop(rng.choice(list(values)))
             assert _outcome(fast, cls, values) == _outcome(GENERIC, cls, values), values
+
+
+@pytest.mark.parametrize("value", [0, 7, -3, 100, 101, -61, 10**400, True])
+def test_whole_numbers_in_float_fields_match_generic_validation(value):
+    """Whole numbers take the fast path's int-to-float conversion; the result, the range error or
+    the overflow is exactly the generic method's."""
+    for kind in ("energy_data", "coordinator_decisions"):
+        cls = record_class(kind)
+        base = full_record(kind, 3).to_dict()
+        for name in cls.SPEC.numeric_fields:
+            values = dict(base, **{name: value})
+            assert _outcome(cls._validated.__func__, cls, values) == _outcome(GENERIC, cls, values)

@@ -19,6 +19,7 @@ from gdpo.storage import (
     Capabilities,
     Health,
     Record,
+    RollupMethods,
     StorageError,
     WriteResult,
     record_class,
@@ -33,6 +34,7 @@ from gdpo_sqlite.migrations import LATEST_VERSION, migrate
 from gdpo_sqlite.pool import ReaderPool
 from gdpo_sqlite.queries import aggregate_params, aggregate_sql, needs_bucket_table, time_range_sql
 from gdpo_sqlite.schema import all_tables, table_sql
+from gdpo_sqlite import service_rollups
 from gdpo_sqlite.sqlerrors import translate, with_retry
 from gdpo_sqlite.writer import Writer
 
@@ -53,8 +55,10 @@ def _option(options: dict[str, Any], *keys: str) -> Any:
     return default.default if value is None else value
 
 
-class SQLiteBackend:
+class SQLiteBackend(RollupMethods):
     """Stores every record kind in one SQLite file (see docs/storage-sqlite.md)."""
+
+    rollup_io = service_rollups  # the optional rollup methods (storage service), see service_rollups.py
 
     capabilities = Capabilities(concurrent_writers=True, transactions=True, persistent=True,
                                 max_payload_bytes=256 * 1024 * 1024)

@@ -22,6 +22,7 @@ _timedelta = _dt.timedelta
 
 _dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 _loads = json.loads
+_scan = json.JSONDecoder().scan_once
 
 
 def datetime_to_us(value: _dt.datetime) -> int:
@@ -51,8 +52,18 @@ def json_to_text(value: Any, kind: str = "", field: str = "payload") -> str:
 
 
 def text_to_json(value: str) -> Any:
-    """JSON text back to a value (a fresh ``{}`` for the empty object)."""
-    return {} if value == "{}" else _loads(value)
+    """JSON text back to a value (a fresh ``{}`` for the empty object).
+
+    The compact text this module writes goes straight to the C scanner (no whitespace
+    matching, no Python frames); anything else (text written by hand, damage) goes
+    through ``json.loads``, which parses it or raises its usual error."""
+    if value == "{}":
+        return {}
+    try:
+        obj, end = _scan(value, 0)
+    except (StopIteration, ValueError, TypeError):
+        return _loads(value)
+    return obj if end == len(value) else _loads(value)
 
 
 def _function_source(name: str, spec, convert: dict[str, str], guard_all: bool, wrap: str = "{}") -> str:

@@ -15,9 +15,9 @@ from typing import Any, Sequence
 
 import asyncpg
 
-from gdpo.storage import AggregateSpec, Capabilities, Health, StorageError, WriteResult
+from gdpo.storage import AggregateSpec, Capabilities, Health, RollupMethods, StorageError, WriteResult
 from gdpo.storage.records import Record, record_class
-from gdpo_timescaledb import buckets, reads, retention, rollup, schema, stats, writes
+from gdpo_timescaledb import buckets, reads, retention, rollup, schema, service_rollups, stats, writes
 from gdpo_timescaledb.connection import ConnectionManager
 from gdpo_timescaledb.edition import ServerInfo
 from gdpo_timescaledb.policies import PolicySettings, retention_cutoff
@@ -26,8 +26,10 @@ from gdpo_timescaledb.tables import HYPERTABLE_KINDS, KindTable, all_tables, quo
 log = logging.getLogger(__name__)
 
 
-class TimescaleBackend:
+class TimescaleBackend(RollupMethods):
     """Stores every record kind on a TimescaleDB server (hypertables for the time series)."""
+
+    rollup_io = service_rollups  # the optional rollup methods (storage service), see service_rollups.py
 
     capabilities = Capabilities(concurrent_writers=True, transactions=True, persistent=True,
                                 max_payload_bytes=64 * 1024 * 1024)

@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from gdpo.migrate import DEFAULT_BATCH_SIZE
+
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
@@ -62,7 +64,7 @@ def _shared_options(batch_default: int):
 @click.option("--to", "target", metavar="SPEC", default="config", show_default=True, help="Target backend spec.")
 @click.option("--archive", is_flag=True, help="After a validated run move the imported legacy files to out/archive/<run-id>/.")
 @click.option("--restore-archive", "restore", metavar="RUN_ID", help="Move the files of an archived run back (needs --from json_legacy:DIR).")
-@_shared_options(500)
+@_shared_options(DEFAULT_BATCH_SIZE)
 @click.pass_context
 def migrate_command(ctx, source, target, dry_run, report, archive, restore, since, until, batch_size, as_json):
     """Copy records from SRC to DST without losing a field; idempotent, resumable, validated.

@@ -2,19 +2,22 @@
 
 A record's digest hashes its column values (aware datetimes hash by their instant, and
 ``0.0 == -0.0 == 0`` hash alike, so equal values give equal digests whatever a backend
-returns) and its JSON fields serialised with sorted keys (a database may reorder them).
-Digests use Python's hash and are only compared inside one run.
+returns) and its JSON fields as frozen structures: an object becomes a frozenset of its
+items (a database may reorder keys), an array a tuple, recursively. Two records have the
+same digest when they compare equal field by field, the same rule by which a record
+already in the target counts as ``already_present``. Digests use Python's hash and are
+only compared inside one run.
 """
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
+from operator import itemgetter
+from typing import Any, Callable
 
 from gdpo.storage import Record, record_class
 
 MASK64 = (1 << 64) - 1
-_dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 
 
 @lru_cache(maxsize=None)
@@ -23,15 +26,36 @@ def _json_positions(kind: str) -> tuple[int, ...]:
     return tuple(i for i, f in enumerate(spec.fields) if f.type == "json")
 
 
+def frozen(value: Any) -> Any:
+    """A hashable stand-in for a JSON value that ignores key order (equal values, equal results)."""
+    t = type(value)
+    if t is dict:
+        try:
+            return frozenset(value.items())  # flat objects: one C call
+        except TypeError:
+            return frozenset([(k, frozen(v)) for k, v in value.items()])
+    if t is list:
+        return ("[]",) + tuple([frozen(v) for v in value])
+    return value
+
+
 def record_digest(record: Record) -> int:
     """A 64-bit digest of the normalised record (every field, payload included)."""
     positions = _json_positions(record.KIND)
     if len(positions) == 1 and positions[0] == len(record) - 1:
-        return hash((record[:-1], _dumps(record[-1]))) & MASK64
+        return hash((record[:-1], frozen(record[-1]))) & MASK64
     values = list(record)
     for i in positions:
-        values[i] = None if values[i] is None else _dumps(values[i])
+        values[i] = frozen(values[i])
     return hash(tuple(values)) & MASK64
+
+
+@lru_cache(maxsize=None)
+def key_getter(kind: str) -> Callable[[Record], Any]:
+    """A fast function giving a record's natural key (a value for one-field keys, else a tuple);
+    the same kind always gets the same form, so its results compare with each other."""
+    cls = record_class(kind)
+    return itemgetter(*(cls.FIELDS.index(k) for k in cls.SPEC.key))
 
 
 def combine(digests) -> str:

@@ -120,6 +120,7 @@ FLAT_ENERGY_KEYS: dict[str, tuple[str, bool]] = {
     "tariff_zone": ("tariff_zone", False),
 }
 PAYLOAD_KEY = "payload"
+_FLAT_COLUMN_OF = FLAT_ENERGY_KEYS.get
 
 
 def energy_from_flat_row(row: dict, clock: LocalClock) -> EnergyData:
@@ -128,10 +129,15 @@ def energy_from_flat_row(row: dict, clock: LocalClock) -> EnergyData:
         return from_envelope(row[ENVELOPE_KEY])
     values: dict[str, Any] = {"ts": clock.to_utc(row.get("timestamp"), "energy_data")}
     payload: dict[str, Any] = {}
+    column_of = _FLAT_COLUMN_OF
     for key, value in row.items():
-        spec = FLAT_ENERGY_KEYS.get(key)
-        if spec is not None:
-            values[spec[0]] = neg(value) if spec[1] else col(value)
+        spec = column_of(key)
+        if spec is not None:  # col() and neg() inlined: this loop runs for every legacy energy row
+            if value == UNKNOWN:
+                value = None
+            elif spec[1] and value and type(value) in (int, float):
+                value = -value
+            values[spec[0]] = value
         elif key == PAYLOAD_KEY and isinstance(value, dict):
             payload.update(value)
         elif key != "timestamp":

@@ -97,6 +97,9 @@ class LocalClock:
         dt = parse_naive_or_aware(value)
         if dt.tzinfo is not None:
             return dt.astimezone(UTC)
+        first_off, second_off, ambiguous = _hour_info(dt)
+        if first_off == second_off:  # an ordinary hour (neither the autumn fold nor the spring gap)
+            return (dt - first_off).replace(tzinfo=UTC)
         if second is None:
             second = self.occurrence(dt, track)
         if kind and is_ambiguous(dt):

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from gdpo.config import ConfigError
+from gdpo.migrate import DEFAULT_BATCH_SIZE
 from gdpo.migrate.archive import archive_files
-from gdpo.migrate.checksum import combine, record_digest
+from gdpo.migrate.checksum import combine, key_getter, record_digest
 from gdpo.migrate.discrepancies import DerivedTotals
 from gdpo.migrate.legacy_write import atomic_write
 from gdpo.migrate.progress import Progress
@@ -29,8 +30,6 @@ from gdpo.migrate.specs import BackendSpec, parse_spec, same_location
 from gdpo.migrate.tree import LegacyTree
 from gdpo.storage import Record, Storage, local_midnight_utc, open_storage
 from gdpo.storage.records import UTC
-
-DEFAULT_BATCH_SIZE = 500
 
 
 @dataclass
@@ -108,7 +107,7 @@ class _Sink:
         kind = record.KIND
         st = self.stats[kind]
         st.read += 1
-        key = record.key
+        key = key_getter(kind)(record)
         key_hash = hash(key)
         digest = record_digest(record)
         prev = st.digests.get(key_hash)
@@ -141,10 +140,11 @@ class _Sink:
             lo, hi = min(times), max(times)
             if hi >= span[0] and lo <= span[1]:
                 hi = hi + (_dt.timedelta(microseconds=1) if isinstance(hi, _dt.datetime) else _dt.timedelta(days=1))
-                existing = {r.key: r for r in await self.target.read(kind, lo, hi)}
+                key_of = key_getter(kind)
+                existing = {key_of(r): r for r in await self.target.read(kind, lo, hi)}
         todo = []
-        for r in records:
-            if existing.get(r.key) == r:
+        for key, r in buf.items():
+            if existing.get(key) == r:
                 st.already_present += 1
             else:
                 todo.append(r)
@@ -321,12 +321,11 @@ async def _validate(target: Storage, stats: dict[str, KindStats]) -> bool:
             continue
         hi = st.last + (_dt.timedelta(microseconds=1) if isinstance(st.last, _dt.datetime) else _dt.timedelta(days=1))
         found = []
+        key_of, digests = key_getter(kind), st.digests
         async for rows in iter_storage_records(target, kind, st.first, hi):
-            for r in rows:
-                if hash(r.key) in st.digests:
-                    found.append((r.key, record_digest(r)))
+            found.extend([record_digest(r) for r in rows if hash(key_of(r)) in digests])
         st.in_target = len(found)
-        target_sum = combine(d for _, d in found)
+        target_sum = combine(found)
         source_sum = combine(st.digests.values())
         st.target_sum, st.match = target_sum, target_sum == source_sum and st.in_target == len(st.digests)
         ok = ok and st.match

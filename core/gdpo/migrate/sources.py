@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import AsyncIterator
 
 from gdpo.migrate.legacy_read import FileOutcome, read_legacy_file
@@ -49,9 +50,11 @@ class LegacySource:
         loop = asyncio.get_running_loop()
         chunks = ([(rel, os.fspath(self._paths[rel])) for rel in chunk] for chunk in self._chunks())
         pending: list[asyncio.Future] = []
+        # one reader thread: mapping is Python work, so more threads would only contend for the GIL
+        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gdpo-legacy-read")
         try:
             for chunk in chunks:
-                pending.append(loop.run_in_executor(None, read_chunk, chunk))
+                pending.append(loop.run_in_executor(reader, read_chunk, chunk))
                 if len(pending) > PREFETCH_CHUNKS:
                     for outcome in await pending.pop(0):
                         yield outcome
@@ -61,6 +64,7 @@ class LegacySource:
         finally:
             for fut in pending:
                 fut.cancel()
+            reader.shutdown(wait=False, cancel_futures=True)
 
     def _chunks(self):
         chunk: list[str] = []

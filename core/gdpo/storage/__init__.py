@@ -37,6 +37,7 @@ from gdpo.storage.facade import (
 )
 from gdpo.storage.hookspecs import hookimpl
 from gdpo.storage.options import Option
+from gdpo.storage.rollups import Rollup, RollupMethods, RollupStore
 from gdpo.storage.records import (
     KIND_NAMES,
     KINDS,

@@ -448,7 +448,7 @@ def _fast_check(f: Field, v: str) -> str:
 def _compile_fast_validator(cls: type[Record]) -> None:
     """Give ``cls`` a generated ``_validated`` for the common case: a plain mapping of known
     keys whose values already have their stored types (aware UTC datetimes, floats in range,
-    ...). Anything else goes to the generic method, which converts or raises exactly as
+    ...), whole numbers in float fields included (converted as ``_float`` converts them). Anything else goes to the generic method, which converts or raises exactly as
     before; so the result and every error message are unchanged, only faster."""
     spec = cls.SPEC
     lines = ["def _validated(cls, values):",
@@ -464,6 +464,8 @@ def _compile_fast_validator(cls: type[Record]) -> None:
             lines.append(f"    if {v} is None:\n        {v} = {{}}")
             lines.append(f"    elif type({v}) is not dict:\n        return _slow(cls, values)")
             continue
+        if f.type == "float":  # a whole number in a float field: the value _float would make of it
+            lines.append(f"    if type({v}) is int:\n        {v} = float({v})")
         lines.append(f"    if {_fast_check(f, v)}:\n        return _slow(cls, values)")
     lines.append(f"    return _new(cls, ({', '.join(names)},))")
     namespace = {"_KNOWN": frozenset(spec.field_names), "_slow": Record._validated.__func__, "_new": tuple.__new__,

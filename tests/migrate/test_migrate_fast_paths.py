@@ -1,0 +1,87 @@
+"""The shortcuts the migration takes for speed give the results of the plain paths."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+
+import pytest
+
+from gdpo.migrate.checksum import frozen, key_getter, record_digest
+from gdpo.migrate.legacy_map import energy_from_flat_row
+from gdpo.migrate.legacy_time import WARSAW, LocalClock
+from gdpo.storage import UTC, EnergyData, record_class
+from gdpo.storage.records import KIND_NAMES
+from gdpo.storage.testkit import full_record
+from gdpo_sqlite.codec import text_to_json
+
+
+def test_frozen_ignores_key_order_and_sees_every_value():
+    a = {"x": 1, "nested": {"p": [1, {"q": "r"}], "s": None}, "t": "u"}
+    b = json.loads('{"t": "u", "nested": {"s": null, "p": [1, {"q": "r"}]}, "x": 1}')
+    assert frozen(a) == frozen(b) and hash(frozen(a)) == hash(frozen(b))
+    assert frozen(a) != frozen({**a, "t": "v"})
+    assert frozen({"l": [1, 2]}) != frozen({"l": [2, 1]})
+    assert frozen({"l": [1, 2]}) != frozen({"l": {"1": 2}})
+
+
+@pytest.mark.parametrize("kind", KIND_NAMES)
+def test_digest_survives_a_json_round_trip_and_notices_a_change(kind):
+    record = full_record(kind, 5)
+    values = record.to_dict()
+    again = record_class(kind)._trusted(
+        tuple(json.loads(json.dumps(v, sort_keys=True)) if isinstance(v, dict) else v for v in record))
+    assert record_digest(again) == record_digest(record)
+    changed = record.replace(payload={**values["payload"], "extra": "kept"})
+    assert record_digest(changed) != record_digest(record)
+
+
+@pytest.mark.parametrize("kind", KIND_NAMES)
+def test_key_getter_follows_the_natural_key(kind):
+    a, b = full_record(kind, 1), full_record(kind, 2)
+    get = key_getter(kind)
+    assert (get(a) == get(b)) == (a.key == b.key)
+    single = len(a.key) == 1
+    assert get(a) == (a.key[0] if single else a.key)
+
+
+@pytest.mark.parametrize("text", ['{"a":[1,2.5,null,"x"],"b":{"c":true}}', "{}", ' {"a": 1} ', '{"é":"ż"}'])
+def test_sqlite_json_column_decodes_like_json_loads(text):
+    assert text_to_json(text) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", ['{"a":', '{"a":1}x', "", "nope"])
+def test_sqlite_json_column_errors_like_json_loads(text):
+    with pytest.raises(json.JSONDecodeError) as got:
+        text_to_json(text)
+    with pytest.raises(json.JSONDecodeError) as want:
+        json.loads(text)
+    assert str(got.value) == str(want.value)
+
+
+def test_ordinary_hours_convert_like_zoneinfo_and_dst_nights_still_apply_the_rule():
+    clock = LocalClock(ordered=False)
+    start = _dt.datetime(2025, 3, 29, 0, 0, 1, 826614)
+    for minutes in range(0, 4 * 24 * 60, 7):
+        local = start + _dt.timedelta(minutes=minutes)
+        if local.date() == _dt.date(2025, 3, 30) and local.hour == 2:
+            continue  # the spring gap: zoneinfo's own choice, tested in test_migrate_dst
+        want = local.replace(tzinfo=WARSAW).astimezone(UTC)
+        assert clock.to_utc(local.isoformat(), "energy_data") == want
+    ordered = LocalClock(ordered=True)
+    first = ordered.to_utc("2025-10-26T02:30:00", "energy_data")
+    second = ordered.to_utc("2025-10-26T02:10:00", "energy_data")
+    assert first == _dt.datetime(2025, 10, 26, 0, 30, tzinfo=UTC)
+    assert second == _dt.datetime(2025, 10, 26, 1, 10, tzinfo=UTC)
+    assert ordered.ambiguous == [("energy_data", False), ("energy_data", True)]
+
+
+def test_flat_energy_row_signs_unknowns_and_payload():
+    row = {"timestamp": "2025-11-22T12:00:00", "grid_power": -2564, "battery_power": 0, "battery_current": -10.8,
+           "pv_power": "Unknown", "grid_power_extra": 1, "battery_soc": 55, "payload": {"kept": True}}
+    r = energy_from_flat_row(row, LocalClock())
+    assert isinstance(r, EnergyData)
+    assert (r.grid_power_w, r.battery_power_w, r.battery_current_a) == (2564.0, 0.0, 10.8)
+    assert type(r.grid_power_w) is float and r.pv_power_w is None and r.battery_soc_pct == 55.0
+    assert r.payload == {"grid_power_extra": 1, "kept": True}
+    assert r.ts == _dt.datetime(2025, 11, 22, 11, 0, tzinfo=UTC)
