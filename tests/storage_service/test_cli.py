@@ -80,8 +80,12 @@ async def test_db_status_shows_routing_and_running_counters(memory_config, tmp_p
     async with open_storage(ds) as s:
         await s.write("energy_data", energy_series(NOW, 3, step_s=60)[0])
         await s.flush()
-        await asyncio.sleep(0.3)
-        result = await invoke(["db", "status", "--config", cfg])
+        expected = f"process {os.getpid()} (running"
+        for _ in range(100):  # the status file is rewritten every 0.1 s; allow a loaded machine 10 s
+            await asyncio.sleep(0.1)
+            result = await invoke(["db", "status", "--config", cfg])
+            if expected in result.output and "writes 1" in result.output:
+                break
         assert "routing: energy_data -> memory" in result.output, result.output
         assert f"process {os.getpid()} (running" in result.output and "writes 1" in result.output
     assert not list((tmp_path / "data" / "status").glob("*.json")), "the status file goes at close"

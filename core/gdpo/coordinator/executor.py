@@ -1,0 +1,111 @@
+"""The executor: turns decisions into inverter commands through the gateway, with guards.
+
+* write only on change: a command is sent only when the wanted mode differs from the one
+  last commanded (the gateway itself writes a register only when it differs from what it
+  read, and reads it back);
+* no flip-flop: a charge is not started again within ``restart_block_min`` of a stop, and
+  not stopped within ``min_run_min`` of its start, unless the rule is urgent (emergency,
+  battery guard, target reached);
+* unknown values never command: a decision made without a SOC, or a ``hold``, changes
+  nothing;
+* the user's mode is left alone until gdpo commands something, and restored (self-use)
+  when gdpo stops.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from gdpo.coordinator.interfaces import InverterGateway
+from gdpo.coordinator.model import CHARGE, CONTINUE, HOLD, SELL, STOP, STOP_SELL, WAIT, Decision
+
+log = logging.getLogger(__name__)
+
+URGENT_RULES = ("emergency", "battery_guard")
+
+
+@dataclass(frozen=True)
+class Mode:
+    """What gdpo last commanded: ``charge`` (with target), ``sell``, or None (user's mode)."""
+
+    name: str | None = None
+    target_soc_pct: float | None = None
+    power: float | None = None
+
+
+class Executor:
+    """Applies decisions to the inverter gateway."""
+
+    def __init__(self, gateway: InverterGateway, config: dict[str, Any]):
+        self.gateway = gateway
+        self.config = config
+        self.mode = Mode()
+        self.changed_at: _dt.datetime | None = None
+        self.commands: list[tuple[_dt.datetime, str, dict[str, Any]]] = []
+
+    def _guard(self, decision: Decision, wanted: Mode, now: _dt.datetime) -> str | None:
+        """Why a mode change must not happen now (None: it may)."""
+        if decision.battery_soc_pct is None and wanted.name is not None:
+            return "SOC unknown: never command on unknown values"
+        if self.changed_at is None or decision.rule in URGENT_RULES:
+            return None
+        since_min = (now - self.changed_at).total_seconds() / 60
+        ch = self.config["charging"]
+        if self.mode.name == "charge" and wanted.name is None and since_min < ch["min_run_min"] \
+                and not (decision.target_soc_pct is not None and decision.battery_soc_pct is not None
+                         and decision.battery_soc_pct >= decision.target_soc_pct):
+            return f"charging started {since_min:.1f} min ago (minimum run {ch['min_run_min']:g} min)"
+        if self.mode.name is None and wanted.name == "charge" and since_min < ch["restart_block_min"]:
+            return f"mode changed {since_min:.1f} min ago (restart block {ch['restart_block_min']:g} min)"
+        return None
+
+    def wanted_mode(self, decision: Decision) -> Mode | None:
+        """The mode a decision asks for; None when it asks for no change."""
+        if decision.action in (CHARGE, CONTINUE):
+            target = decision.target_soc_pct if decision.target_soc_pct is not None else self.mode.target_soc_pct
+            return Mode("charge", target, self.config["charging"]["charge_power_pct"])
+        if decision.action == SELL:
+            return Mode("sell", decision.numbers.get("min_soc_pct"), decision.numbers.get("power_w"))
+        if decision.action in (STOP, STOP_SELL, WAIT):
+            return Mode()
+        return None  # HOLD and anything unknown: change nothing
+
+    async def apply(self, decision: Decision, now: _dt.datetime) -> dict[str, Any]:
+        """Command the inverter if the decision changes the mode; returns what happened."""
+        if decision.action == HOLD:
+            return {"commanded": False, "why": "hold: inputs unknown"}
+        wanted = self.wanted_mode(decision)
+        if wanted is None or wanted == self.mode:
+            return {"commanded": False, "why": "no change"}
+        if decision.action == CONTINUE and self.mode.name == "charge":
+            return {"commanded": False, "why": "already charging"}
+        refused = self._guard(decision, wanted, now)
+        if refused:
+            log.info("not commanding %s: %s", wanted.name or "self-use", refused)
+            return {"commanded": False, "why": refused}
+        await self._command(wanted)
+        self.mode, self.changed_at = wanted, now
+        self.commands.append((now, wanted.name or "self_use", {"target_soc_pct": wanted.target_soc_pct}))
+        return {"commanded": True, "mode": wanted.name or "self_use"}
+
+    async def _command(self, wanted: Mode) -> None:
+        if wanted.name == "charge":
+            await self.gateway.charge(int(round(wanted.target_soc_pct)), int(wanted.power))
+        elif wanted.name == "sell":
+            await self.gateway.sell(wanted.power, int(round(wanted.target_soc_pct)))
+        else:
+            await self.gateway.self_use()
+
+    async def release(self) -> bool:
+        """Shutdown: stop whatever gdpo commanded and leave the user's mode; True if a command was sent."""
+        sent = False
+        if self.mode.name is not None:
+            await self.gateway.self_use()
+            self.mode, sent = Mode(), True
+        shutdown = getattr(self.gateway, "shutdown", None)
+        if shutdown is not None:
+            await shutdown()
+        return sent

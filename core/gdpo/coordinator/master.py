@@ -1,0 +1,380 @@
+"""MasterCoordinator: the timers of the running process, all on one clock.
+
+* telemetry tick (``collector.interval_s``, 60 s): the collector reads the inverter and
+  stores ``energy_data``; active sessions book the counter deltas;
+* decision tick, aligned to each quarter-hour (:00/:15/:30/:45): prices of the known
+  horizon, the daily plan (re-planned when tomorrow's prices arrive), the charging rules
+  (and selling when enabled), the executor, the session records; every decision is
+  stored in ``coordinator_decisions`` with the whole decision in ``payload``;
+* heartbeat (``coordinator.heartbeat_interval_s``, 60 s): a small ``system_state`` record;
+* PV forecast every ``pv_forecast.refresh_interval_min``; ``daily_stats`` after local midnight.
+
+The timers run one after the other in a single loop (telemetry before a decision due at
+the same instant), so a simulated clock at high speed gives the same order as real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import logging
+from typing import Any, Callable
+
+from gdpo.coordinator.clock import Clock, RealClock
+from gdpo.coordinator.daily_stats import compute_daily_stats
+from gdpo.coordinator.executor import Executor
+from gdpo.coordinator.interfaces import DataCollector, InverterGateway, PriceSource
+from gdpo.coordinator.logic import HybridChargingLogic
+from gdpo.coordinator.model import CHARGE, CONTINUE, SELL, STOP, Decision, Telemetry, quarter_start
+from gdpo.coordinator.pv_forecast import PVForecaster
+from gdpo.coordinator.selling import BatterySellingAnalytics
+from gdpo.coordinator.sessions import MultiSessionManager
+from gdpo.storage.aggregate import local_midnight_utc, zone
+
+log = logging.getLogger(__name__)
+
+
+class MasterCoordinator:
+    """Runs the coordinator until :meth:`request_stop`, then shuts down cleanly."""
+
+    def __init__(self, storage, gateway: InverterGateway, collector: DataCollector | None, prices: PriceSource,
+                 config: dict[str, Any], *, clock: Clock | None = None,
+                 telemetry_interval_s: float = 60.0, status: Callable[[str], None] | None = None):
+        self.storage = storage
+        self.gateway = gateway
+        self.collector = collector
+        self.prices = prices
+        self.config = config
+        self.clock = clock or RealClock()
+        self.tz = config["coordinator"]["timezone"]
+        self.telemetry_interval_s = telemetry_interval_s
+        self.status = status or (lambda line: None)
+        self.logic = HybridChargingLogic(config)
+        self.executor = Executor(gateway, config)
+        self.sessions = MultiSessionManager(storage, config)
+        self.selling = BatterySellingAnalytics(storage, config)
+        self.pv = PVForecaster(storage, config)
+        self.started_at: _dt.datetime | None = None
+        self.state = "starting"
+        self.last_error: str | None = None
+        self.reading: Telemetry | None = None
+        self.last_decision: Decision | None = None
+        self.decisions = 0
+        self.readings = 0
+        self.price_note: str | None = None
+        self._prices: list[Any] = []
+        self.fetch_prices = True  # False: use only stored (or sample) prices, never call PSE
+        self._stop = asyncio.Event()
+        self._stats_day: _dt.date | None = None
+        self._last_status: _dt.datetime | None = None
+
+    # -- control -------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Ask the loop to stop (signal handlers call this)."""
+        self._stop.set()
+
+    @property
+    def uptime_s(self) -> float:
+        """Seconds (of the coordinator's clock) since start."""
+        return 0.0 if self.started_at is None else max(0.0, (self.clock.now() - self.started_at).total_seconds())
+
+    async def run(self, until: _dt.datetime | None = None) -> None:
+        """Run the timers until ``until`` (clock time) or a stop request, then shut down."""
+        now = self.clock.now()
+        self.started_at = now
+        await self._heartbeat(now, strict=True)  # nothing can be stored (not even spooled): do not run
+        await self.storage.flush()
+        try:
+            await self.sessions.load(now)
+        except Exception as exc:  # the database is down (writes go to the spool): carry on
+            self._error(f"could not read today's sessions: {exc}")
+        self._stats_day = now.astimezone(zone(self.tz)).date()
+        timers = {"telemetry": now, "decision": now, "heartbeat": now + self._every("heartbeat_interval_s"),
+                  "pv": now}
+        try:
+            while not self._stop.is_set():
+                due_name = min(timers, key=lambda k: (timers[k], list(timers).index(k)))
+                due = timers[due_name]
+                if until is not None and due >= until:
+                    await self._sleep_until(until)
+                    break
+                await self._sleep_until(due)
+                if self._stop.is_set():
+                    break
+                now = self.clock.now()
+                timers[due_name] = await self._fire(due_name, now, due)
+        finally:
+            await self.shutdown()
+
+    def _every(self, key: str) -> _dt.timedelta:
+        return _dt.timedelta(seconds=self.config["coordinator"][key])
+
+    async def _sleep_until(self, when: _dt.datetime) -> None:
+        sleeper = asyncio.ensure_future(self.clock.sleep_until(when))
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, stopper):
+                task.cancel()
+
+    async def _fire(self, name: str, now: _dt.datetime, due: _dt.datetime) -> _dt.datetime:
+        """Run one timer; return when it is due next."""
+        try:
+            if name == "telemetry":
+                await self.telemetry_tick(now)
+                return _next_after(due, _dt.timedelta(seconds=self.telemetry_interval_s), now)
+            if name == "decision":
+                # decide for the quarter that is due (its aligned instant), unless far behind
+                step = _dt.timedelta(minutes=self.config["coordinator"]["decision_interval_min"])
+                when = due if now - due < step else now
+                await self.decision_tick(when)
+                self._status_if_due(when)
+                return _aligned_after(now, step)
+            if name == "heartbeat":
+                await self._heartbeat(now)
+                return _next_after(due, self._every("heartbeat_interval_s"), now)
+            if name == "pv":
+                await self.pv.refresh(now)
+                return now + _dt.timedelta(minutes=self.config["pv_forecast"]["refresh_interval_min"])
+        except Exception as exc:  # one failed tick never ends the process
+            self._error(f"{name} tick failed: {exc}")
+            log.debug("%s tick failed", name, exc_info=True)
+        return now + _dt.timedelta(seconds=self.telemetry_interval_s)
+
+    def _status_if_due(self, now: _dt.datetime) -> None:
+        """A status line after a decision, at most every ``status_interval_s``."""
+        if self._last_status is None or now - self._last_status >= self._every("status_interval_s") * 0.9:
+            self._last_status = now
+            self.status(self.status_line(now))
+
+    def _error(self, message: str) -> None:
+        self.last_error = message
+        log.warning(message)
+
+    # -- ticks ---------------------------------------------------------------------
+    async def telemetry_tick(self, now: _dt.datetime) -> None:
+        """Read the inverter (the collector stores the record) and meter active sessions."""
+        record = await self.collector.collect_once()
+        if record is None:  # the collector logged it and recorded the degraded state
+            self.last_error = f"inverter not answering: {getattr(self.collector, 'last_error', None)}"
+            return
+        self.reading = Telemetry.from_mapping(record)
+        self.readings += 1
+        quarter = self._quarter(self.reading.ts)
+        await self.sessions.observe(self.reading, quarter)
+        await self.selling.observe(self.reading, quarter)
+
+    def price_for(self, t: _dt.datetime) -> tuple[float, str | None] | None:
+        """(final price, tariff zone) of the quarter holding ``t`` among the known prices."""
+        q = self._quarter(t)
+        return None if q is None else (q.final_pln_kwh, getattr(q, "tariff_zone", None))
+
+    def _quarter(self, t: _dt.datetime):
+        start = quarter_start(t)
+        for q in self._prices:
+            if q.period_start == start:
+                return q
+        return None
+
+    async def refresh_prices(self, now: _dt.datetime) -> list[Any]:
+        """Prices of the known horizon (today, and tomorrow once published); PSE trouble is
+        reported once and never stops the loop."""
+        try:
+            status = {}
+            if self.fetch_prices and hasattr(self.prices, "refresh"):
+                status = await self.prices.refresh(now)
+            failures = [f"{day}: {text}" for (_, day), text in status.items() if text not in ("known", "waiting")]
+            note = "; ".join(failures) or None
+            if note and note != self.price_note:
+                sample = getattr(self.prices, "simulate", False)
+                self.status(f"PSE prices not available ({note})" +
+                            ("; using the bundled SAMPLE prices" if sample else "; self-use until prices are known"))
+            self.price_note = note
+            start = quarter_start(now) - _dt.timedelta(minutes=15)
+            self._prices = list(await self.prices.prices_between(start, self.horizon_limit(now)))
+        except Exception as exc:
+            self._error(f"prices unavailable: {exc}")
+            self._prices = [q for q in self._prices if q.period_start >= quarter_start(now)]
+        return self._prices
+
+    def horizon_limit(self, now: _dt.datetime) -> _dt.datetime:
+        """The end of tomorrow (local): the farthest a day-ahead price can be known."""
+        today = now.astimezone(zone(self.tz)).date()
+        return local_midnight_utc(today + _dt.timedelta(days=2), self.tz)
+
+    async def decision_tick(self, now: _dt.datetime) -> Decision:
+        """Decide for this quarter, command, and store the decision and the sessions."""
+        prices = await self.refresh_prices(now)
+        try:
+            await self._daily_stats_if_new_day(now)
+        except Exception as exc:
+            self._error(f"daily stats failed: {exc}")
+        horizon_end = max((q.period_start for q in prices), default=None)
+        if prices and self.config["charging"]["plan"]["enabled"] and (
+                self.sessions.plan_horizon_end is None or horizon_end >= self.sessions.plan_horizon_end):
+            soc = self.reading.battery_soc_pct if self.reading else None
+            await self.sessions.replan(prices, soc, now)
+        await self.sessions.expire_planned(now)
+        if self.sessions.active is not None:
+            await self.sessions.checkpoint()
+        reading = self.reading
+        decision = self.logic.decide(reading, prices, self.sessions.today(now), now,
+                                     pv_forecast_w=self.pv.power_at(now))
+        result = await self._execute(decision, now)
+        await self._store_decision(decision, result)
+        sell = self.selling.decide(reading, prices, now)
+        if sell is not None and not decision.is_charging:
+            result = await self._execute(sell, now)
+            await self._store_decision(sell, result)
+        self.last_decision = decision
+        self.decisions += 1
+        self.state = self._current_state()
+        return decision
+
+    async def _execute(self, decision: Decision, now: _dt.datetime) -> dict[str, Any]:
+        """Apply a decision through the executor, then open or close sessions to match the mode."""
+        try:
+            result = await self.executor.apply(decision, now)
+        except Exception as exc:
+            self._error(f"inverter command failed: {exc}")
+            result = {"commanded": False, "error": str(exc)}
+        await self._sync_sessions(decision, now)
+        return result
+
+    async def _sync_sessions(self, decision: Decision, now: _dt.datetime) -> None:
+        mode = self.executor.mode.name
+        why = f"[{decision.rule}] {decision.reason}"
+        if mode != "charge" and self.sessions.active is not None:
+            reached = decision.action == STOP and decision.battery_soc_pct is not None \
+                and decision.target_soc_pct is not None and decision.battery_soc_pct >= decision.target_soc_pct
+            await self.sessions.finish("completed" if reached else "cancelled", self.reading, now, why)
+        if mode != "sell" and self.selling.active is not None:
+            await self.selling.finish("completed", self.reading, now, why)
+        quarter = self._quarter(now)
+        if quarter is None or self.reading is None:
+            return
+        if mode == "charge" and decision.action in (CHARGE, CONTINUE) and self.sessions.active is None:
+            await self.sessions.start(decision, self.reading, quarter, now)
+        if mode == "sell" and decision.action == SELL and self.selling.active is None:
+            await self.selling.start(decision, self.reading, quarter, now)
+
+    async def _store_decision(self, decision: Decision, result: dict[str, Any]) -> None:
+        record = decision.to_record()
+        record["payload"]["executed"] = result
+        record["payload"]["prices_sample"] = any(getattr(q, "is_sample", False) for q in self._prices[:1])
+        try:
+            await self.storage.write("coordinator_decisions", record)
+        except Exception as exc:
+            self._error(f"could not store the decision: {exc}")
+
+    def _current_state(self) -> str:
+        if self.executor.mode.name == "charge":
+            return "charging"
+        if self.executor.mode.name == "sell":
+            return "selling"
+        if getattr(self.collector, "state", None) == "degraded" or not self._prices:
+            return "degraded"
+        return "monitoring"
+
+    async def _heartbeat(self, now: _dt.datetime, state: str | None = None, *, strict: bool = False) -> None:
+        r = self.reading
+        metrics = {"soc_pct": r.battery_soc_pct if r else None, "pv_w": r.pv_power_w if r else None,
+                   "grid_w": r.grid_power_w if r else None,
+                   "price_pln_kwh": self.last_decision.price_pln_kwh if self.last_decision else None,
+                   "decisions": self.decisions, "readings": self.readings,
+                   "session": self.sessions.active_id}
+        try:
+            await self.storage.write("system_state", {"ts": now, "state": state or self.state,
+                                                      "uptime_s": self.uptime_s, "last_error": self.last_error,
+                                                      "metrics": metrics, "payload": {"source": "coordinator"}})
+        except Exception as exc:
+            if strict:
+                raise
+            log.error("could not store the heartbeat: %s", exc)
+
+    async def _daily_stats_if_new_day(self, now: _dt.datetime) -> None:
+        day = now.astimezone(zone(self.tz)).date()
+        if self._stats_day is not None and day > self._stats_day:
+            await self.write_daily_stats(self._stats_day)
+        self._stats_day = day
+
+    async def write_daily_stats(self, day: _dt.date, *, partial: bool = False):
+        """Compute and store ``daily_stats`` of local ``day``."""
+        start = local_midnight_utc(day, self.tz)
+        prices = await self.prices.prices_between(start, start + _dt.timedelta(hours=25))
+        stats = await compute_daily_stats(self.storage, day, prices, self.tz)
+        if stats is not None:
+            if partial:
+                stats = stats.replace(payload={**stats.payload, "partial": True})
+            await self.storage.write("daily_stats", stats)
+        return stats
+
+    # -- status and shutdown -----------------------------------------------------------
+    def status_line(self, now: _dt.datetime) -> str:
+        """One line: local time, state, SOC, PV, load, grid (the reading the decision saw), price,
+        and the decision with its rule."""
+        r, d = self.reading, self.last_decision
+        local = now.astimezone(zone(self.tz))
+
+        def fmt(v, unit, spec=".0f"):
+            return "?" if v is None else f"{v:{spec}}{unit}"
+
+        sample = " SAMPLE" if any(getattr(q, "is_sample", False) for q in self._prices[:1]) else ""
+        return (f"{local:%Y-%m-%d %H:%M} {self.state:<10} SOC {fmt(r and r.battery_soc_pct, '%')} "
+                f"PV {fmt(r and r.pv_power_w, 'W')} load {fmt(r and r.house_consumption_w, 'W')} "
+                f"grid {fmt(r and r.grid_power_w, 'W')} price {fmt(d and d.price_pln_kwh, ' PLN/kWh', '.3f')}{sample} "
+                f"-> {d.action + ' (' + d.rule + ')' if d else '-'}")
+
+    async def shutdown(self) -> None:
+        """Stop an active grid charge or sale, leave the user's mode, close sessions as
+        cancelled with their measured values, store today's figures, state ``stopped``."""
+        now = self.clock.now()
+        try:
+            if self.collector is not None:
+                record = await self.collector.collect_once()
+                if record is not None:
+                    self.reading = Telemetry.from_mapping(record)
+        except Exception as exc:
+            self._error(f"last reading failed: {exc}")
+        try:
+            await self.executor.release()
+        except Exception as exc:
+            self._error(f"could not leave the user's mode: {exc}")
+        if self.sessions.active is not None:
+            await self.sessions.finish("cancelled", self.reading, now, "coordinator stopped")
+        if self.selling.active is not None:
+            await self.selling.finish("cancelled", self.reading, now, "coordinator stopped")
+        try:
+            await self.write_daily_stats(now.astimezone(zone(self.tz)).date(), partial=True)
+        except Exception as exc:
+            self._error(f"daily stats failed: {exc}")
+        self.state = "stopped"
+        await self._heartbeat(now, "stopped")
+        await self.storage.flush()
+
+    async def get_state_history(self, start: Any, end: Any) -> list[Any]:
+        """``system_state`` records with ``start <= ts < end``, through the storage API."""
+        return await get_state_history(self.storage, start, end)
+
+
+async def get_state_history(storage, start: Any, end: Any) -> list[Any]:
+    """``system_state`` records with ``start <= ts < end``, oldest first."""
+    return await storage.read("system_state", start, end)
+
+
+def _next_after(due: _dt.datetime, step: _dt.timedelta, now: _dt.datetime, catch_up: int = 10) -> _dt.datetime:
+    """The next due time: one step after ``due`` (a late tick is caught up, so a busy moment
+    does not lose heartbeats or readings), unless more than ``catch_up`` steps behind."""
+    nxt = due + step
+    if now - nxt > catch_up * step:
+        while nxt <= now:
+            nxt += step
+    return nxt
+
+
+def _aligned_after(now: _dt.datetime, step: _dt.timedelta) -> _dt.datetime:
+    """The next instant after ``now`` aligned to ``step`` on the hour (e.g. :00/:15/:30/:45)."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    n = int((now - hour) / step) + 1
+    return hour + n * step
