@@ -7,7 +7,7 @@ import os
 import pytest
 
 from gdpo.storage import UTC, StorageConnectionError, open_storage
-from gdpo.storage.testkit import energy_series
+from gdpo.storage.testkit import energy_series, full_record
 
 pytestmark = [pytest.mark.timescaledb, pytest.mark.slow]
 
@@ -73,3 +73,19 @@ async def test_a_failed_batch_can_be_replayed_after_the_outage(controllable, mak
         await s.write("energy_data", series[50:])  # the spool's replay
         await s.write("energy_data", series[50:])  # and a second, duplicate replay
         assert len(await s.read("energy_data", series[0].ts, series[-1].ts + dt.timedelta(seconds=1))) == 100
+
+
+async def test_a_single_record_write_fails_typed_when_the_server_goes_away(controllable, make_config):
+    decisions = [full_record("coordinator_decisions", i) for i in range(3)]
+    async with open_storage(make_config("timescaledb", connect_timeout_s=3)) as s:
+        await s.write("coordinator_decisions", decisions[:1])  # the pool's connections are open
+        await asyncio.to_thread(controllable.stop)
+        try:
+            with pytest.raises(StorageConnectionError, match="server unreachable"):
+                await s.write("coordinator_decisions", decisions[1:2])
+        finally:
+            await asyncio.to_thread(controllable.start)
+        await s.write("coordinator_decisions", decisions[1:])  # the replay after the outage
+        assert dict(s.backends["timescaledb"].write_paths) == {"small": 2}
+        rows = await s.read("coordinator_decisions", decisions[0].ts, decisions[-1].ts + dt.timedelta(seconds=1))
+    assert [r.to_dict() for r in rows] == [r.to_dict() for r in decisions]

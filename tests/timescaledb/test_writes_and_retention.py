@@ -1,4 +1,4 @@
-"""The append and upsert write paths, chunk-aware retention, aggregates and maintenance."""
+"""The append and upsert (large batch) write paths, chunk-aware retention, aggregates and maintenance."""
 
 import asyncio
 import datetime as dt
@@ -7,6 +7,7 @@ import pytest
 
 from gdpo.storage import UTC, open_storage
 from gdpo.storage.testkit import energy_series, full_record
+from gdpo_timescaledb.writes import SMALL_BATCH_MAX
 
 pytestmark = pytest.mark.timescaledb
 
@@ -49,18 +50,20 @@ async def test_concurrent_overlapping_appends_never_duplicate(make_config, mode)
         assert sum(_paths(s).values()) == len(range(0, 4000, 500))
 
 
-async def test_repeated_keys_in_a_batch_use_the_upsert_path(make_config):
-    rec = full_record("energy_data", 0)
+async def test_repeated_keys_in_a_large_batch_use_the_upsert_path(make_config):
+    series = energy_series(START, SMALL_BATCH_MAX + 10)
     async with open_storage(make_config()) as s:
-        # the backend's own write path (two records would wait in the pipeline's buffer)
-        result = await s.backends["timescaledb"].write_batch("energy_data", [rec, rec.replace(pv_power_w=5.0)])
-        assert result.count == 1 and _paths(s) == {"upsert": 1}
-        assert (await s.latest("energy_data")).pv_power_w == 5.0
+        # the backend's own write path (the pipeline's buffer would merge the repeat)
+        batch = series + [series[3].replace(pv_power_w=5.0)]
+        result = await s.backends["timescaledb"].write_batch("energy_data", batch)
+        assert result.count == len(series) and _paths(s) == {"upsert": 1}
+        rows = await s.read("energy_data", FAR_PAST, FAR_FUTURE)
+    assert len(rows) == len(series) and rows[3].pv_power_w == 5.0
 
 
-async def test_session_kinds_always_upsert(make_config):
+async def test_large_session_batches_always_upsert(make_config):
     async with open_storage(make_config()) as s:
-        await s.write("charging_sessions", [full_record("charging_sessions", i) for i in range(5)])
+        await s.write("charging_sessions", [full_record("charging_sessions", i) for i in range(SMALL_BATCH_MAX + 1)])
         assert _paths(s) == {"upsert": 1}
 
 

@@ -1,7 +1,12 @@
 """Writes: one transaction per batch, idempotent on the natural key.
 
-Two paths:
+Three paths:
 
+* **small** (at most ``SMALL_BATCH_MAX`` records, e.g. the coordinator's one decision or
+  session at a time): one prepared statement, ``INSERT ... SELECT * FROM unnest($1::type[],
+  ...) ON CONFLICT (key) DO UPDATE``, one round trip and one transaction (a single
+  statement is atomic). The batch is de-duplicated first (the last record of a key wins),
+  since one statement may not touch a row twice.
 * **append** (time series written after everything stored): when the batch has no two
   records with one key and its earliest time is later than the newest time in the table,
   no stored row can share a key with it, so it is copied straight into the table
@@ -15,6 +20,7 @@ Two paths:
 
 from __future__ import annotations
 
+from functools import lru_cache
 from operator import itemgetter, lt
 from typing import Sequence
 
@@ -22,7 +28,12 @@ import asyncpg
 
 from gdpo.storage import WriteResult
 from gdpo.storage.records import Record, record_class
-from gdpo_timescaledb.tables import KindTable, quote_ident
+from gdpo_timescaledb.tables import SQL_TYPES, KindTable, quote_ident
+
+# Batches up to this size take the small path; larger ones the COPY paths. One statement
+# with array parameters costs about one round trip at any size below this, while COPY
+# costs three or four (measured in docs/storage-timescaledb.md, "Writes").
+SMALL_BATCH_MAX = 50
 
 
 def unique_by_key(kind: str, records: Sequence[Record]) -> tuple[Sequence[Record], bool]:
@@ -64,27 +75,48 @@ def _stage_name(table: KindTable) -> str:
     return f"gdpo_stage_{table.kind}"
 
 
+def _updates(table: KindTable) -> str:
+    return ", ".join(f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in table.columns if c not in table.key)
+
+
+def _counting_insert(table: KindTable, source: str) -> str:
+    """``INSERT ... SELECT <source> ON CONFLICT DO UPDATE`` that returns the number of new keys."""
+    return (f"WITH up AS (INSERT INTO {table.qualified} ({table.column_list}) SELECT {source} "
+            f"ON CONFLICT ({table.key_list}) DO UPDATE SET {_updates(table)} RETURNING (xmax = 0) AS inserted) "
+            f"SELECT count(*) FILTER (WHERE inserted) FROM up")
+
+
+@lru_cache(maxsize=None)
+def small_insert_sql(table: KindTable) -> str:
+    """The small path's statement: one typed array parameter per column, unnested into rows."""
+    types = {f.name: SQL_TYPES[f.type] for f in record_class(table.kind).SPEC.fields}
+    arrays = ", ".join(f"${i}::{types[c]}[]" for i, c in enumerate(table.columns, start=1))
+    return _counting_insert(table, f"* FROM unnest({arrays})")
+
+
+async def small_upsert(conn: asyncpg.Connection, table: KindTable, records: Sequence[Record]) -> int:
+    """Upsert a few records (no two with one key) in one statement; returns new keys."""
+    return await conn.fetchval(small_insert_sql(table), *map(list, zip(*records)))
+
+
 async def upsert(conn: asyncpg.Connection, table: KindTable, records: Sequence[Record]) -> int:
     """COPY into a temporary table, then INSERT ... ON CONFLICT DO UPDATE; returns new keys."""
     stage = _stage_name(table)
     await conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {quote_ident(stage)} "
                        f"(LIKE {table.qualified} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
     await _copy(conn, stage, None, table, records)
-    updates = ", ".join(f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in table.columns if c not in table.key)
-    cols = table.column_list
-    sql = (f"WITH up AS (INSERT INTO {table.qualified} ({cols}) SELECT {cols} FROM {quote_ident(stage)} "
-           f"ON CONFLICT ({table.key_list}) DO UPDATE SET {updates} RETURNING (xmax = 0) AS inserted) "
-           f"SELECT count(*) FILTER (WHERE inserted) FROM up")
-    return await conn.fetchval(sql)
+    return await conn.fetchval(_counting_insert(table, f"{table.column_list} FROM {quote_ident(stage)}"))
 
 
 async def write_batch(conn: asyncpg.Connection, table: KindTable,
                       records: Sequence[Record]) -> tuple[WriteResult, str]:
     """Store ``records`` in one transaction; returns the result and the path taken
-    (``append`` or ``upsert``)."""
+    (``small``, ``append`` or ``upsert``)."""
     if not records:
         return WriteResult(table.kind, 0, 0), "none"
     rows, repeated = unique_by_key(table.kind, records)
+    if len(rows) <= SMALL_BATCH_MAX:
+        return WriteResult(table.kind, len(rows), await small_upsert(conn, table, rows)), "small"
     if appendable(table) and not repeated:
         try:
             async with conn.transaction():
