@@ -105,7 +105,7 @@ class TimescaleBackend(RollupMethods):
                       latency_ms=(time.perf_counter() - t0) * 1000, info=info)
 
     async def write_batch(self, kind: str, records: Sequence[Record]) -> WriteResult:
-        """Store a batch in one transaction (append path when possible), idempotent per key."""
+        """Store a batch in one transaction (small, append or upsert path), idempotent per key."""
         table = self._table(kind)
         if not records:
             return WriteResult(kind, 0, 0)
