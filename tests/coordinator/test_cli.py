@@ -119,7 +119,8 @@ def test_history(tmp_path, what, expect):
 
 def test_simulated_run_uses_sample_prices_and_contacts_nothing_beyond_loopback(tmp_path):
     cfg = tmp_path / "gdpo.yaml"
-    cfg.write_text(yaml.safe_dump({"data_storage": {"backend": "sqlite", "sqlite": {"path": str(tmp_path / "g.db")}}}))
+    cfg.write_text(yaml.safe_dump({"data_storage": {"backend": "sqlite", "sqlite": {"path": str(tmp_path / "g.db")}},
+                                   "prices": {"pse_base_url": "https://api.raporty.pse.pl/api"}}))
     # Any attempt at a non-loopback address would go through this proxy, which refuses at once.
     env = dict(clean_env(), HTTPS_PROXY=f"http://127.0.0.1:{closed_port()}", HTTP_PROXY=f"http://127.0.0.1:{closed_port()}",
                NO_PROXY="127.0.0.1,localhost")

@@ -94,16 +94,31 @@ async def _check_storage(storage, status) -> None:
             status(f"Warning: database {h.backend} unreachable: {h.detail}; records wait in the spool until it is back")
 
 
+def _is_loopback_url(url: str) -> bool:
+    """True when ``url`` points at this machine (127.0.0.0/8, ::1 or localhost)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 async def _open_prices(cfg, storage, options: RunOptions, status):
     """The price service, with today's (and, when due, tomorrow's) prices fetched or loaded;
     PSE trouble is reported once. Returns (service, {day: error})."""
     from gdpo.prices import PriceService
 
     prices = PriceService(storage, _price_config(cfg, options.simulate), simulate=options.simulate)
-    if options.simulate and cfg.sources.get("prices.pse_base_url", "default") == "default":
-        # A simulated run talks to nothing beyond this machine unless a price URL is configured.
-        status("prices: the bundled SAMPLE prices (not real market data); set prices.pse_base_url "
-               "to fetch real ones while simulating")
+    if options.simulate and not _is_loopback_url(cfg.get("prices.pse_base_url") or ""):
+        # A simulated run talks to nothing beyond this machine: prices come from a loopback
+        # mirror when one is configured, otherwise from the bundled sample day.
+        status("prices: the bundled SAMPLE prices (not real market data); a simulated run fetches "
+               "prices only from a loopback prices.pse_base_url")
         return prices, {"prices": "not fetched while simulating"}
     report = await prices.refresh(options.start or _dt.datetime.now(_dt.timezone.utc))
     failed = {str(day): text for (_, day), text in report.items() if text not in ("known", "waiting")}
