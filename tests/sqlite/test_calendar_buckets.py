@@ -9,9 +9,12 @@ import pytest
 
 from gdpo.storage.aggregate import make_spec, reference_aggregate
 from gdpo.storage.records import UTC, EnergyData
-from gdpo_sqlite.queries import calendar_pieces, DAY_US
+from gdpo_sqlite import queries
+from gdpo_sqlite.queries import DAY_US, calendar_pieces
+from gdpo_sqlite.codec import datetime_to_us
+from gdpo.storage.aggregate import bucket_edges
 
-START = _dt.datetime(2024, 12, 20, tzinfo=UTC)
+START = _dt.datetime(2024, 10, 10, tzinfo=UTC)
 END = _dt.datetime(2025, 4, 20, tzinfo=UTC)
 FIELDS = {"pv_power_w": ["avg", "min", "max", "sum", "count", "first", "last"], "grid_import_total_kwh": "last"}
 
@@ -30,7 +33,10 @@ def _series() -> list[EnergyData]:
 @pytest.mark.parametrize("tz", ["Europe/Warsaw", "UTC", "America/St_Johns", "Australia/Lord_Howe",
                                 "Asia/Kathmandu"])
 @pytest.mark.parametrize("every", ["1d", "1mo"])
-async def test_calendar_buckets_match_the_reference(open_sqlite, tz, every):
+@pytest.mark.parametrize("statements", ["one per bucket", "one GROUP BY"])
+async def test_calendar_buckets_match_the_reference(open_sqlite, monkeypatch, tz, every, statements):
+    if statements == "one GROUP BY":
+        monkeypatch.setattr(queries, "MAX_BUCKET_STATEMENTS", 0)
     records = _series()
     async with open_sqlite() as storage:
         await storage.write("energy_data", records)
@@ -48,8 +54,7 @@ async def test_calendar_buckets_match_the_reference(open_sqlite, tz, every):
 def test_days_between_dst_changes_are_one_piece():
     """A range of 24-hour days with one offset is one arithmetic piece; a DST day is a constant."""
     spec = make_spec("energy_data", START, END, "1d", {"pv_power_w": "avg"}, "Europe/Warsaw")
-    first = int(START.timestamp() * 1_000_000)
-    last = int(END.timestamp() * 1_000_000) - 1
-    pieces = calendar_pieces(spec, first, last)
-    assert [shifted for _, shifted, _ in pieces] == [True, False, True]  # winter, 30 March (23 h), summer
-    assert pieces[0][2] == DAY_US - 3_600_000_000 and pieces[2][2] == DAY_US - 7_200_000_000
+    pieces = calendar_pieces(spec, [datetime_to_us(e) for e in bucket_edges(START, END, "1d", "Europe/Warsaw")])
+    # summer, 27 October (25 h), winter, 30 March (23 h), summer
+    assert [shifted for _, shifted, _ in pieces] == [True, False, True, False, True]
+    assert pieces[2][2] == DAY_US - 3_600_000_000 and pieces[4][2] == DAY_US - 7_200_000_000

@@ -80,7 +80,8 @@ def test_aggregate_uses_an_index(conn, kind, every):
         (first, last), = conn.execute(time_range_sql(kind), _bounds(kind)).fetchall()
         assert first is not None, f"{kind}: no rows in the tested range"
         assert_indexed(kind, plan(conn, time_range_sql(kind), _bounds(kind)))
-    steps = plan(conn, *aggregate_query(spec, first, last))
+    sql, param_sets = aggregate_query(spec, first, last)
+    steps = plan(conn, sql, param_sets[0])
     assert_indexed(kind, steps)
 
 

@@ -62,16 +62,15 @@ def bucket_table(spec: AggregateSpec, first: Any, last: Any) -> list[list[Any]]:
 DAY_US = 86_400 * 1_000_000
 
 
-def calendar_pieces(spec: AggregateSpec, first: int, last: int) -> list[tuple[int, bool, int]]:
-    """``(hi, shifted, value)`` pieces covering ``[first, last]`` (epoch µs), oldest first.
+def calendar_pieces(spec: AggregateSpec, edge_us: list[int]) -> list[tuple[int, bool, int]]:
+    """``(hi, shifted, value)`` pieces covering the calendar buckets with edges ``edge_us``
+    (epoch µs, from ``bucket_edges``), oldest first.
 
     A row before ``hi`` (and at or after the previous piece's ``hi``) is in bucket
     ``value`` when not ``shifted``; when ``shifted``, the piece is a run of 24-hour local
     days whose midnights are ``value`` µs after a multiple of a day (the negated UTC offset),
     and the bucket is ``ts`` floored to that grid.
     """
-    edges = bucket_edges(us_to_datetime(first), us_to_datetime(last + 1), spec.every, spec.tz)
-    edge_us = [datetime_to_us(e) for e in edges]
     pieces: list[tuple[int, bool, int]] = []
     for lo, hi in zip(edge_us, edge_us[1:]):
         if spec.every == "1d" and hi - lo == DAY_US:
@@ -106,12 +105,20 @@ def calendar_bucket_sql(time: str, pieces: list[tuple[int, bool, int]]) -> tuple
     return _case_tree(time, pieces, params), params[2:]
 
 
-def aggregate_sql(spec: AggregateSpec, use_bucket_table: bool, pieces: list | None = None) -> str:
+#: Up to this many calendar buckets, each is one statement without GROUP BY (run in one hop):
+#: an index range scan per bucket costs less than sorting every row for a GROUP BY.
+MAX_BUCKET_STATEMENTS = 400
+
+
+def aggregate_sql(spec: AggregateSpec, use_bucket_table: bool, pieces: list | None = None, *,
+                  one_bucket: bool = False) -> str:
     """The aggregate query of ``spec``.
 
     Parameters: ``(start, end)`` for fixed-width buckets, ``(start, end, *piece_values)``
     for calendar ``pieces`` (see :func:`calendar_pieces`), ``(json_bucket_table,)`` for the
-    date axis. Result columns: bucket (epoch µs), row count, then one column per requested output.
+    date axis, ``(lo, hi, bucket)`` for ``one_bucket`` (one bucket, no GROUP BY; a row
+    with count 0 when the bucket is empty). Result columns: bucket (epoch µs), row count,
+    then one column per requested output.
     """
     kind = spec.kind
     t = table_sql(kind)
@@ -135,6 +142,9 @@ def aggregate_sql(spec: AggregateSpec, use_bucket_table: bool, pieces: list | No
                    f"ON {time} >= buckets.lo AND {time} < buckets.hi GROUP BY buckets.b")
         prefix = ("WITH buckets(lo, hi, b) AS (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
                   "json_extract(value, '$[2]') FROM json_each(?)) ")
+    elif one_bucket:
+        grouped = f"SELECT ?3 AS b, {aggs} FROM {kind} WHERE {time} >= ?1 AND {time} < ?2"
+        prefix = ""
     else:
         if pieces is not None:
             bucket, _ = calendar_bucket_sql(time, pieces)
@@ -179,9 +189,19 @@ def bucket_rows_to_dicts(spec: AggregateSpec, rows: list[tuple]) -> list[dict[st
     return out
 
 
-def aggregate_query(spec: AggregateSpec, first: Any = None, last: Any = None) -> tuple[str, tuple]:
-    """SQL and parameters of ``spec``; ``first``/``last`` (the time range of the data within
-    the spec's range, see :func:`time_range_sql`) are needed when :func:`needs_data_range`."""
-    table = needs_bucket_table(spec)
-    pieces = calendar_pieces(spec, first, last) if needs_data_range(spec) and not table else None
-    return aggregate_sql(spec, table, pieces), aggregate_params(spec, first, last, pieces)
+def aggregate_query(spec: AggregateSpec, first: Any = None, last: Any = None) -> tuple[str, list[tuple]]:
+    """SQL of ``spec`` and one parameter tuple per execution (rows with count 0 are empty
+    buckets, to be left out); ``first``/``last`` (the time range of the data within the
+    spec's range, see :func:`time_range_sql`) are needed when :func:`needs_data_range`."""
+    if needs_bucket_table(spec):
+        return aggregate_sql(spec, True), [aggregate_params(spec, first, last)]
+    if not needs_data_range(spec):
+        return aggregate_sql(spec, False), [aggregate_params(spec)]
+    edges = bucket_edges(us_to_datetime(first), us_to_datetime(last + 1), spec.every, spec.tz)
+    edge_us = [datetime_to_us(e) for e in edges]
+    if len(edges) <= MAX_BUCKET_STATEMENTS + 1:
+        start_us, end_us = datetime_to_us(spec.start), datetime_to_us(spec.end)
+        return (aggregate_sql(spec, False, one_bucket=True),
+                [(max(lo, start_us), min(hi, end_us), lo) for lo, hi in zip(edge_us, edge_us[1:])])
+    pieces = calendar_pieces(spec, edge_us)
+    return aggregate_sql(spec, False, pieces), [aggregate_params(spec, first, last, pieces)]
