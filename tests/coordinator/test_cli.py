@@ -115,3 +115,17 @@ def test_history(tmp_path, what, expect):
     assert len(rows) == 1
     empty = runner.invoke(cli, ["history", what, "--from", "2026-03-11", "--to", "2026-03-12", "--config", str(cfg)])
     assert "(0 " in empty.output
+
+
+def test_simulated_run_uses_sample_prices_and_contacts_nothing_beyond_loopback(tmp_path):
+    cfg = tmp_path / "gdpo.yaml"
+    cfg.write_text(yaml.safe_dump({"data_storage": {"backend": "sqlite", "sqlite": {"path": str(tmp_path / "g.db")}}}))
+    # Any attempt at a non-loopback address would go through this proxy, which refuses at once.
+    env = dict(clean_env(), HTTPS_PROXY=f"http://127.0.0.1:{closed_port()}", HTTP_PROXY=f"http://127.0.0.1:{closed_port()}",
+               NO_PROXY="127.0.0.1,localhost")
+    proc = subprocess.run([sys.executable, "-m", "gdpo.cli", "run", "--config", str(cfg), "--simulate",
+                           "--speed", "600", "--duration", "20m"],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "bundled SAMPLE prices" in proc.stdout
+    assert "PSE prices not available" not in proc.stdout and "PSE" not in proc.stderr

@@ -100,6 +100,11 @@ async def _open_prices(cfg, storage, options: RunOptions, status):
     from gdpo.prices import PriceService
 
     prices = PriceService(storage, _price_config(cfg, options.simulate), simulate=options.simulate)
+    if options.simulate and cfg.sources.get("prices.pse_base_url", "default") == "default":
+        # A simulated run talks to nothing beyond this machine unless a price URL is configured.
+        status("prices: the bundled SAMPLE prices (not real market data); set prices.pse_base_url "
+               "to fetch real ones while simulating")
+        return prices, {"prices": "not fetched while simulating"}
     report = await prices.refresh(options.start or _dt.datetime.now(_dt.timezone.utc))
     failed = {str(day): text for (_, day), text in report.items() if text not in ("known", "waiting")}
     if failed:

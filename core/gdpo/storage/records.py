@@ -249,6 +249,11 @@ def parse_date(value: Any, *, kind: str = "", field: str = "") -> _dt.date:
     raise RecordValidationError(kind, field, f"expected a date, got {type(value).__name__}")
 
 
+def _limits(f: Field) -> str:
+    """The allowed range of a field, as ``min..max`` (either side may be open)."""
+    return f"{'' if f.min is None else f'{f.min:g}'}..{'' if f.max is None else f'{f.max:g}'}"
+
+
 def _float(value, kind, f: Field):
     t = type(value)
     if t is float:
@@ -259,7 +264,7 @@ def _float(value, kind, f: Field):
     else:
         raise RecordValidationError(kind, f.name, f"expected a number, got {t.__name__} {value!r}")
     if (f.min is not None and value < f.min) or (f.max is not None and value > f.max):
-        raise RecordValidationError(kind, f.name, f"{value!r} is outside {f.min}..{f.max}")
+        raise RecordValidationError(kind, f.name, f"{value!r} is outside {_limits(f)}")
     return value
 
 
@@ -270,7 +275,7 @@ def _int(value, kind, f: Field):
         else:
             raise RecordValidationError(kind, f.name, f"expected a whole number, got {type(value).__name__} {value!r}")
     if (f.min is not None and value < f.min) or (f.max is not None and value > f.max):
-        raise RecordValidationError(kind, f.name, f"{value!r} is outside {f.min:g}..{f.max:g}")
+        raise RecordValidationError(kind, f.name, f"{value!r} is outside {_limits(f)}")
     return value
 
 

@@ -1,0 +1,65 @@
+#!/bin/sh
+# Scheduled backups for docker-compose.yml's `backup` service.
+#
+# Every GDPO_BACKUP_INTERVAL_S seconds (default 86400: daily) runs
+#   gdpo db backup $GDPO_BACKUP_DIR/gdpo-<UTC time>.db
+# (a consistent online copy of the SQLite database taken while the coordinator keeps writing;
+# TimescaleDB data is backed up with pg_dump, see docs/OPERATIONS.md), then deletes all but
+# the newest GDPO_BACKUP_KEEP backups (default 7). A failed backup is reported and retried at
+# the next interval; older backups are never removed after a failure.
+# GDPO_BACKUP_ONCE=1 takes one backup and exits (for `docker compose run --rm backup`).
+set -eu
+
+BACKUP_DIR=${GDPO_BACKUP_DIR:-/opt/goodwe-dynamic-price-optimiser/backups}
+INTERVAL_S=${GDPO_BACKUP_INTERVAL_S:-86400}
+KEEP=${GDPO_BACKUP_KEEP:-7}
+ONCE=${GDPO_BACKUP_ONCE:-0}
+# Which configured backend to copy when several can (hybrid: only SQLite can, so leave it empty).
+BACKEND=${GDPO_BACKUP_BACKEND:-}
+
+log() { echo "gdpo-backup: $*" >&2; }
+
+case "$KEEP" in ''|*[!0-9]*) log "GDPO_BACKUP_KEEP must be a whole number, got '$KEEP'"; exit 2 ;; esac
+case "$INTERVAL_S" in ''|*[!0-9]*) log "GDPO_BACKUP_INTERVAL_S must be a whole number of seconds, got '$INTERVAL_S'"; exit 2 ;; esac
+[ "$KEEP" -ge 1 ] || { log "GDPO_BACKUP_KEEP must be at least 1"; exit 2; }
+
+stop() { log "stopping"; exit 0; }
+trap stop TERM INT
+
+prune() {
+  # Backups are named by UTC time, so name order is age order; keep the newest $KEEP.
+  count=$(find "$BACKUP_DIR" -maxdepth 1 -type f -name 'gdpo-*.db' | wc -l)
+  excess=$((count - KEEP))
+  if [ "$excess" -gt 0 ]; then
+    find "$BACKUP_DIR" -maxdepth 1 -type f -name 'gdpo-*.db' | sort | head -n "$excess" | while read -r old; do
+      log "removing old backup $old"
+      rm -f -- "$old"
+    done
+  fi
+}
+
+backup_once() {
+  # `gdpo db backup` writes DEST.partial, checks it and renames it: a backup file is complete.
+  dest="$BACKUP_DIR/gdpo-$(date -u +%Y%m%dT%H%M%SZ).db"
+  if gdpo db backup ${BACKEND:+--backend "$BACKEND"} "$dest"; then
+    log "backup written: $dest"
+    prune
+    return 0
+  fi
+  rm -f -- "$dest.partial"
+  log "backup FAILED (kept the existing backups); next try in ${INTERVAL_S}s"
+  return 1
+}
+
+mkdir -p "$BACKUP_DIR"
+if [ "$ONCE" = "1" ]; then
+  backup_once
+  exit $?
+fi
+log "every ${INTERVAL_S}s into $BACKUP_DIR, keeping the newest $KEEP"
+while :; do
+  backup_once || true
+  # sleep in the background so SIGTERM (docker stop) is handled at once
+  sleep "$INTERVAL_S" &
+  wait $! || true
+done
