@@ -32,7 +32,7 @@ from gdpo_sqlite.files import check_gdpo_database, parse_mode, prepare_location
 from gdpo_sqlite.maintenance import backup_database, check_database, file_sizes
 from gdpo_sqlite.migrations import LATEST_VERSION, migrate
 from gdpo_sqlite.pool import ReaderPool
-from gdpo_sqlite.queries import aggregate_params, aggregate_sql, needs_bucket_table, time_range_sql
+from gdpo_sqlite.queries import aggregate_query, needs_data_range, time_range_sql
 from gdpo_sqlite.schema import all_tables, table_sql
 from gdpo_sqlite import service_rollups
 from gdpo_sqlite.sqlerrors import translate, with_retry
@@ -79,6 +79,7 @@ class SQLiteBackend(RollupMethods):
         self._encoders = {t.kind: make_row_encoder(t.kind) for t in all_tables()}
         self._decoders = {t.kind: make_row_decoder(t.kind) for t in all_tables()}
         self.migrations_applied: list[int] = []
+        self._rollup_table_seen = False  # set by service_rollups once storage_rollups exists
 
     # -- life cycle ----------------------------------------------------------------
     async def open(self) -> None:
@@ -124,6 +125,7 @@ class SQLiteBackend(RollupMethods):
         """Optimize statistics, close the read pool and the writer. Safe to call twice."""
         pool, self._pool = self._pool, None
         writer, self._writer = self._writer, None
+        self._rollup_table_seen = False
         if pool is not None:
             await pool.close()
         if writer is not None:
@@ -147,6 +149,26 @@ class SQLiteBackend(RollupMethods):
         def fetch(conn: sqlite3.Connection) -> list:
             cursor = conn.execute(sql, params)
             return list(map(decode, cursor)) if decode is not None else cursor.fetchall()
+
+        async def once():
+            async with pool.connection() as conn:
+                return await run_in_connection_thread(conn, fetch)
+
+        return await with_retry(once, str(self.path), doing)
+
+    async def _read_many(self, sql: str, param_sets: Sequence[Sequence[Any]], doing: str) -> list:
+        """Rows of ``sql`` run once per parameter tuple, in one hop to a pooled read connection
+        (all in one read transaction, so on one snapshot); rows with a count of 0 left out."""
+        _, pool = self._require_open()
+
+        def fetch(conn: sqlite3.Connection) -> list:
+            if len(param_sets) == 1:
+                return [row for row in conn.execute(sql, param_sets[0]) if row[1]]
+            conn.execute("BEGIN")
+            try:
+                return [row for params in param_sets for row in conn.execute(sql, params) if row[1]]
+            finally:
+                conn.execute("COMMIT")
 
         async def once():
             async with pool.connection() as conn:
@@ -203,15 +225,14 @@ class SQLiteBackend(RollupMethods):
         from gdpo_sqlite.queries import bucket_rows_to_dicts
 
         kind = spec.kind
-        if needs_bucket_table(spec):
+        first = last = None
+        if needs_data_range(spec):
             bounds = (bound_to_column(kind, spec.start), bound_to_column(kind, spec.end))
             (first, last), = await self._read(time_range_sql(kind), bounds, f"aggregating {kind}")
             if first is None:
                 return []
-            params = aggregate_params(spec, first, last)
-        else:
-            params = aggregate_params(spec)
-        rows = await self._read(aggregate_sql(spec, needs_bucket_table(spec)), params, f"aggregating {kind}")
+        sql, param_sets = aggregate_query(spec, first, last)
+        rows = await self._read_many(sql, param_sets, f"aggregating {kind}")
         return bucket_rows_to_dicts(spec, rows)
 
     async def delete_older_than(self, kind: str, cutoff: Any) -> int:

@@ -2,9 +2,13 @@
 
 Fixed-width buckets (``<n>m``, ``<n>h``) are computed from the integer microsecond
 timestamp (floor to a multiple of the width, aligned to the epoch). Local-calendar
-buckets (``1d``, ``1mo``) and every bucket of the ``daily_stats`` date axis are given as
-a small JSON table of ``[lo, hi, bucket]`` rows (from ``gdpo.storage.bucket_edges``) that
-is joined against the time index, one index range per bucket.
+buckets (``1d``, ``1mo``) on a timestamp axis are computed by arithmetic too: the edges of
+the range (from ``gdpo.storage.bucket_edges``, so the semantics are the reference's) are
+cut into a few pieces, a run of 24-hour days with one UTC offset (``ts`` floored to whole
+days shifted by the offset) or one bucket of another length (a DST day, a month: a
+constant), and a binary CASE tree over the piece boundaries picks the piece of a row.
+Every bucket of the ``daily_stats`` date axis is given as a small JSON table of
+``[lo, hi, bucket]`` rows that is joined against the time index, one index range per bucket.
 
 ``first``/``last`` are the non-null values at the earliest/latest time in a bucket (ties
 broken by the natural key, as the reference does): the grouped query finds that time,
@@ -55,11 +59,66 @@ def bucket_table(spec: AggregateSpec, first: Any, last: Any) -> list[list[Any]]:
     return [[max(lo, start_us), min(hi, end_us), lo] for lo, hi in zip(edge_us, edge_us[1:])]
 
 
-def aggregate_sql(spec: AggregateSpec, use_bucket_table: bool) -> str:
+DAY_US = 86_400 * 1_000_000
+
+
+def calendar_pieces(spec: AggregateSpec, edge_us: list[int]) -> list[tuple[int, bool, int]]:
+    """``(hi, shifted, value)`` pieces covering the calendar buckets with edges ``edge_us``
+    (epoch µs, from ``bucket_edges``), oldest first.
+
+    A row before ``hi`` (and at or after the previous piece's ``hi``) is in bucket
+    ``value`` when not ``shifted``; when ``shifted``, the piece is a run of 24-hour local
+    days whose midnights are ``value`` µs after a multiple of a day (the negated UTC offset),
+    and the bucket is ``ts`` floored to that grid.
+    """
+    pieces: list[tuple[int, bool, int]] = []
+    for lo, hi in zip(edge_us, edge_us[1:]):
+        if spec.every == "1d" and hi - lo == DAY_US:
+            phase = lo % DAY_US
+            if pieces and pieces[-1][1] and pieces[-1][2] == phase and pieces[-1][0] == lo:
+                pieces[-1] = (hi, True, phase)
+                continue
+            pieces.append((hi, True, phase))
+        else:
+            pieces.append((hi, False, lo))
+    return pieces
+
+
+def _case_tree(time: str, pieces: list[tuple[int, bool, int]], params: list[int]) -> str:
+    """SQL choosing the bucket of ``time`` among ``pieces`` by binary search (appends parameters)."""
+    if len(pieces) == 1:
+        _, shifted, value = pieces[0]
+        params.append(value)
+        n = len(params)
+        return f"({time} - ((({time} - ?{n}) % {DAY_US}) + {DAY_US}) % {DAY_US})" if shifted else f"?{n}"
+    mid = len(pieces) // 2
+    params.append(pieces[mid - 1][0])
+    n = len(params)
+    left = _case_tree(time, pieces[:mid], params)
+    right = _case_tree(time, pieces[mid:], params)
+    return f"CASE WHEN {time} < ?{n} THEN {left} ELSE {right} END"
+
+
+def calendar_bucket_sql(time: str, pieces: list[tuple[int, bool, int]]) -> tuple[str, list[int]]:
+    """The bucket expression of calendar ``pieces`` and its parameters (numbered from ?3)."""
+    params: list[int] = [0, 0]  # ?1 and ?2 are the range bounds
+    return _case_tree(time, pieces, params), params[2:]
+
+
+#: Up to this many calendar buckets, each is one statement without GROUP BY (run in one hop):
+#: an index range scan per bucket costs less than sorting every row for a GROUP BY.
+MAX_BUCKET_STATEMENTS = 400
+
+
+def aggregate_sql(spec: AggregateSpec, use_bucket_table: bool, pieces: list | None = None, *,
+                  one_bucket: bool = False) -> str:
     """The aggregate query of ``spec``.
 
-    Parameters: ``(start, end)`` for fixed-width buckets, ``(json_bucket_table,)`` otherwise.
-    Result columns: bucket (epoch µs), row count, then one column per requested output.
+    Parameters: ``(start, end)`` for fixed-width buckets, ``(start, end, *piece_values)``
+    for calendar ``pieces`` (see :func:`calendar_pieces`), ``(json_bucket_table,)`` for the
+    date axis, ``(lo, hi, bucket)`` for ``one_bucket`` (one bucket, no GROUP BY; a row
+    with count 0 when the bucket is empty). Result columns: bucket (epoch µs), row count,
+    then one column per requested output.
     """
     kind = spec.kind
     t = table_sql(kind)
@@ -83,24 +142,40 @@ def aggregate_sql(spec: AggregateSpec, use_bucket_table: bool) -> str:
                    f"ON {time} >= buckets.lo AND {time} < buckets.hi GROUP BY buckets.b")
         prefix = ("WITH buckets(lo, hi, b) AS (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
                   "json_extract(value, '$[2]') FROM json_each(?)) ")
+    elif one_bucket:
+        grouped = f"SELECT ?3 AS b, {aggs} FROM {kind} WHERE {time} >= ?1 AND {time} < ?2"
+        prefix = ""
     else:
-        width = bucket_seconds(spec.every) * 1_000_000
-        grouped = (f"SELECT {time} - (({time} % {width}) + {width}) % {width} AS b, {aggs} FROM {kind} "
-                   f"WHERE {time} >= ? AND {time} < ? GROUP BY b")
+        if pieces is not None:
+            bucket, _ = calendar_bucket_sql(time, pieces)
+        else:
+            width = bucket_seconds(spec.every) * 1_000_000
+            bucket = f"{time} - (({time} % {width}) + {width}) % {width}"
+        grouped = f"SELECT {bucket} AS b, {aggs} FROM {kind} WHERE {time} >= ?1 AND {time} < ?2 GROUP BY b"
         prefix = ""
     return f"{prefix}SELECT g.b, g.n{''.join(', ' + o for o in outer)} FROM ({grouped}) AS g ORDER BY g.b"
 
 
 def needs_bucket_table(spec: AggregateSpec) -> bool:
-    """True when buckets come from a JSON table (calendar buckets, or the date axis)."""
+    """True when buckets come from a JSON table (the date axis)."""
+    return is_date_axis(spec.kind)
+
+
+def needs_data_range(spec: AggregateSpec) -> bool:
+    """True when the query is built from the time range of the data (calendar buckets, date axis)."""
     return is_date_axis(spec.kind) or bucket_seconds(spec.every) is None
 
 
-def aggregate_params(spec: AggregateSpec, first: Any = None, last: Any = None) -> tuple:
-    """Parameters of :func:`aggregate_sql` (``first``/``last``: time range of the data, for bucket tables)."""
+def aggregate_params(spec: AggregateSpec, first: Any = None, last: Any = None,
+                     pieces: list | None = None) -> tuple:
+    """Parameters of :func:`aggregate_sql` (``first``/``last``: time range of the data, for
+    bucket tables; ``pieces``: the calendar pieces the query was built with)."""
     if needs_bucket_table(spec):
         return (json.dumps(bucket_table(spec, first, last)),)
-    return (bound_to_column(spec.kind, spec.start), bound_to_column(spec.kind, spec.end))
+    bounds = (bound_to_column(spec.kind, spec.start), bound_to_column(spec.kind, spec.end))
+    if pieces is not None:
+        return bounds + tuple(calendar_bucket_sql("t", pieces)[1])
+    return bounds
 
 
 def bucket_rows_to_dicts(spec: AggregateSpec, rows: list[tuple]) -> list[dict[str, Any]]:
@@ -112,3 +187,21 @@ def bucket_rows_to_dicts(spec: AggregateSpec, rows: list[tuple]) -> list[dict[st
         item.update(zip(names, row[2:]))
         out.append(item)
     return out
+
+
+def aggregate_query(spec: AggregateSpec, first: Any = None, last: Any = None) -> tuple[str, list[tuple]]:
+    """SQL of ``spec`` and one parameter tuple per execution (rows with count 0 are empty
+    buckets, to be left out); ``first``/``last`` (the time range of the data within the
+    spec's range, see :func:`time_range_sql`) are needed when :func:`needs_data_range`."""
+    if needs_bucket_table(spec):
+        return aggregate_sql(spec, True), [aggregate_params(spec, first, last)]
+    if not needs_data_range(spec):
+        return aggregate_sql(spec, False), [aggregate_params(spec)]
+    edges = bucket_edges(us_to_datetime(first), us_to_datetime(last + 1), spec.every, spec.tz)
+    edge_us = [datetime_to_us(e) for e in edges]
+    if len(edges) <= MAX_BUCKET_STATEMENTS + 1:
+        start_us, end_us = datetime_to_us(spec.start), datetime_to_us(spec.end)
+        return (aggregate_sql(spec, False, one_bucket=True),
+                [(max(lo, start_us), min(hi, end_us), lo) for lo, hi in zip(edge_us, edge_us[1:])])
+    pieces = calendar_pieces(spec, edge_us)
+    return aggregate_sql(spec, False, pieces), [aggregate_params(spec, first, last, pieces)]

@@ -20,7 +20,10 @@ UPSERT = (f"INSERT INTO {TABLE} (kind, start_us, samples, stats) VALUES (?, ?, ?
           f"ON CONFLICT (kind, start_us) DO UPDATE SET samples = excluded.samples, stats = excluded.stats")
 EXISTS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
 SELECT = f"SELECT start_us, samples, stats FROM {TABLE} WHERE kind = ? AND start_us >= ? AND start_us < ? ORDER BY start_us"
-BOUNDS = f"SELECT min(start_us), max(start_us) FROM {TABLE} WHERE kind = ?"
+# two subqueries: SQLite answers a lone min() or max() with one index probe, but min() and
+# max() together in one SELECT with a scan of every rollup of the kind
+BOUNDS = (f"SELECT (SELECT min(start_us) FROM {TABLE} WHERE kind = ?1), "
+          f"(SELECT max(start_us) FROM {TABLE} WHERE kind = ?1)")
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -45,11 +48,17 @@ async def write_rollups(backend: Any, kind: str, rollups: Sequence[Rollup]) -> i
         conn.executemany(UPSERT, rows)
 
     await writer.transaction(work, f"writing {len(rows)} {kind} rollups")
+    backend._rollup_table_seen = True
     return len(rows)
 
 
 async def _exists(backend: Any) -> bool:
-    return bool(await backend._read(EXISTS, (TABLE,), "looking for rollups"))
+    """True once the rollup table exists (remembered: the table is never dropped while open)."""
+    if getattr(backend, "_rollup_table_seen", False):
+        return True
+    seen = bool(await backend._read(EXISTS, (TABLE,), "looking for rollups"))
+    backend._rollup_table_seen = seen
+    return seen
 
 
 async def read_rollups(backend: Any, kind: str, start: _dt.datetime, end: _dt.datetime) -> list[Rollup]:

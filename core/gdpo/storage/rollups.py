@@ -262,10 +262,10 @@ def partial_spec(spec: AggregateSpec, start: _dt.datetime) -> AggregateSpec:
     for _, f, fn in spec.fields:
         needed.setdefault(f, {"count": None}).update(dict.fromkeys(_PARTIALS[fn]))
     out = tuple((f"{f}\x1f{fn}", f, fn) for f, fns in needed.items() for fn in fns)
-    # calendar buckets are asked for by the hour (cheaper for a backend; every UTC hour lies
-    # within one local day, the zone's offsets being whole hours) and regrouped by combine()
-    every = "1h" if spec.every in ("1d", "1mo") else spec.every
-    return AggregateSpec(spec.kind, start, spec.end, every, out, spec.tz)
+    # calendar buckets too are asked for in their own width: backends compute local days and
+    # months natively (fewer rows to return and merge than by the hour); the first raw bucket
+    # may start before ``start`` and is merged with the rollups of its head by combine()
+    return AggregateSpec(spec.kind, start, spec.end, spec.every, out, spec.tz)
 
 
 def combine(spec: AggregateSpec, rollups: Sequence[Rollup], raw_buckets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
