@@ -26,7 +26,7 @@ from gdpo.storage import (
 )
 
 from gdpo_sqlite import OPTIONS
-from gdpo_sqlite.codec import bound_to_column, make_row_decoder, make_row_encoder
+from gdpo_sqlite.codec import bound_to_column, make_batch_encoder, make_row_decoder
 from gdpo_sqlite.connection import ConnectionSettings, connect_async, connect_sync, run_in_connection_thread
 from gdpo_sqlite.files import check_gdpo_database, parse_mode, prepare_location
 from gdpo_sqlite.maintenance import backup_database, check_database, file_sizes
@@ -76,7 +76,7 @@ class SQLiteBackend(RollupMethods):
         self.dir_mode = parse_mode(_option(options, "dir_mode"), "dir_mode")
         self._writer: Writer | None = None
         self._pool: ReaderPool | None = None
-        self._encoders = {t.kind: make_row_encoder(t.kind) for t in all_tables()}
+        self._encoders = {t.kind: make_batch_encoder(t.kind) for t in all_tables()}
         self._decoders = {t.kind: make_row_decoder(t.kind) for t in all_tables()}
         self.migrations_applied: list[int] = []
         self._rollup_table_seen = False  # set by service_rollups once storage_rollups exists
@@ -195,11 +195,11 @@ class SQLiteBackend(RollupMethods):
             record_class(kind)
             return WriteResult(kind, 0, 0)
         writer, _ = self._require_open()
-        encode = self._encoders[kind]
+        encode_batch = self._encoders[kind]
         sql = table_sql(kind).upsert
 
         def work(conn):  # in the writer thread; a bad payload raises inside and rolls back
-            conn.executemany(sql, map(encode, records))
+            conn.executemany(sql, encode_batch(records))
 
         await writer.transaction(work, f"writing {len(records)} {kind} records")
         writer.rows_changed_since_optimize += len(records)

@@ -536,6 +536,8 @@ def make_record(kind: str, values: Mapping[str, Any] | Record) -> Record:
 def make_records(kind: str, items: Iterable[Mapping[str, Any] | Record]) -> list[Record]:
     """Validate many items as records of ``kind`` (see :func:`make_record`)."""
     cls = record_class(kind)
+    if type(items) is list and set(map(type, items)) <= {cls}:
+        return items.copy()  # records of the kind already (the collector's batches): one C-level pass
     validated = cls._validated
     out = []
     for item in items:

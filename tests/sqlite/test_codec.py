@@ -1,0 +1,74 @@
+"""The generated row encoder turns every datetime into the exact epoch microseconds, on its fast
+float path (1970 to 2096) and its exact timedelta path (everything else), and back."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import random
+
+import pytest
+
+from gdpo.storage.records import KIND_NAMES
+from gdpo.storage.testkit import full_record, minimal_record
+from gdpo_sqlite.codec import EPOCH, datetime_to_us, make_batch_encoder, make_row_decoder, make_row_encoder
+
+UTC = _dt.timezone.utc
+EDGE_MICROSECONDS = [0, 1, 499_999, 500_000, 500_001, 999_999]
+
+
+def _instants(seed: int, count: int) -> list[_dt.datetime]:
+    """Random instants from 1900 to 2200, half of them near whole seconds (where rounding could slip)."""
+    rng = random.Random(seed)
+    lo = datetime_to_us(_dt.datetime(1900, 1, 1, tzinfo=UTC))
+    hi = datetime_to_us(_dt.datetime(2200, 1, 1, tzinfo=UTC))
+    out = []
+    for i in range(count):
+        us = rng.randrange(lo, hi)
+        if i % 2:
+            us = us // 1_000_000 * 1_000_000 + rng.choice(EDGE_MICROSECONDS)
+        out.append(EPOCH + _dt.timedelta(microseconds=us))
+    return out
+
+
+BOUNDARIES = [EPOCH, EPOCH - _dt.timedelta(microseconds=1), EPOCH + _dt.timedelta(microseconds=1),
+              _dt.datetime(2038, 1, 19, 3, 14, 7, 999_999, tzinfo=UTC),
+              _dt.datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC),
+              EPOCH + _dt.timedelta(microseconds=3_999_999_999_999_999),
+              EPOCH + _dt.timedelta(microseconds=4_000_000_000_000_000),
+              _dt.datetime(2096, 10, 2, 7, 6, 39, 999_999, tzinfo=UTC),
+              _dt.datetime(1, 1, 1, tzinfo=UTC), _dt.datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)]
+
+
+def test_encoder_timestamps_are_exact_on_both_paths():
+    encode = make_row_encoder("energy_data")
+    template = full_record("energy_data")
+    position = template.FIELDS.index("ts")
+    for ts in BOUNDARIES + _instants(7, 200_000):
+        record = template.replace(ts=ts)
+        assert encode(record)[position] == datetime_to_us(ts), ts
+
+
+def test_encoder_accepts_other_offsets_as_the_same_instant():
+    encode = make_row_encoder("energy_data")
+    warsaw_summer = _dt.timezone(_dt.timedelta(hours=2))
+    ts = _dt.datetime(2025, 7, 1, 14, 0, 0, 123_456, tzinfo=warsaw_summer)
+    record = full_record("energy_data").replace(ts=ts)
+    assert encode(record)[0] == datetime_to_us(ts.astimezone(UTC))
+
+
+@pytest.mark.parametrize("kind", KIND_NAMES)
+def test_every_kind_round_trips_through_encoder_and_decoder(kind):
+    record = full_record(kind)
+    assert make_row_decoder(kind)(make_row_encoder(kind)(record)) == record
+
+
+@pytest.mark.parametrize("kind", KIND_NAMES)
+def test_batch_encoder_gives_the_rows_of_the_row_encoder(kind):
+    full, minimal = full_record(kind), minimal_record(kind)
+    time_field = full.SPEC.time_field
+    batch = [full, minimal]
+    if full.SPEC.field(time_field).type == "datetime":
+        batch += [full.replace(**{time_field: ts}) for ts in BOUNDARIES[:3]]
+    encode = make_row_encoder(kind)
+    assert list(make_batch_encoder(kind)(batch)) == [encode(r) for r in batch]
+    assert list(make_batch_encoder(kind)([full])) == [encode(full)]
