@@ -85,3 +85,67 @@ def test_flat_energy_row_signs_unknowns_and_payload():
     assert type(r.grid_power_w) is float and r.pv_power_w is None and r.battery_soc_pct == 55.0
     assert r.payload == {"grid_power_extra": 1, "kept": True}
     assert r.ts == _dt.datetime(2025, 11, 22, 11, 0, tzinfo=UTC)
+
+
+ODD_ROW_VALUES = [0, 7, -3, 0.0, -0.0, 12.5, -2564, 101, 101.0, -61, 10**400, -(10**400), float("nan"), float("inf"),
+                  True, False, None, "Unknown", "12.5", "", [], {}, {"a": 1}, "peak"]
+FLAT_KEYS = ["battery_soc", "pv_power", "grid_power", "house_consumption", "battery_power", "grid_voltage",
+             "battery_voltage", "battery_current", "battery_temperature", "price_pln", "tariff_zone",
+             "grid_import_total_kwh", "grid_frequency", "inverter_mode"]
+TIMESTAMPS = ["2025-11-22T12:00:00", "2025-11-22 12:00:00.5", "2025-11-22T12:00:00.123456", "2025-11-22T12:00:00+01:00",
+              "2025-11-22T12:00", "2025-10-26T02:30:00", "2025-03-30T02:30:00", "2025-11-22T25:00:00", "22.11.2025",
+              "2025-11-22T12:00:00.00+01", 1732273200]
+
+
+def _mapped(mapper, row):
+    clock = LocalClock(ordered=True)
+    try:
+        return repr(("ok", tuple(mapper(row, clock)), [type(v) for v in mapper(row, LocalClock(ordered=True))],
+                     clock.ambiguous))
+    except Exception as exc:  # the same error (type and message) is what must match
+        return repr(("error", type(exc), str(exc)))
+
+
+def test_compiled_flat_mappers_match_the_generic_mapping():
+    """Every key layout gets a generated mapper; on valid and broken rows alike it gives the generic
+    mapping's record (values, types, ambiguous-time count) or its error."""
+    import random
+
+    from gdpo.migrate.legacy_map import _compile_flat_mapper, _energy_from_flat_row_generic
+
+    rng = random.Random(5)
+    for _ in range(3000):
+        keys = rng.sample(FLAT_KEYS, rng.randint(0, len(FLAT_KEYS)))
+        row = {key: rng.choice(ODD_ROW_VALUES) if rng.random() < 0.3 else rng.uniform(0, 99) for key in keys}
+        row["timestamp"] = rng.choice(TIMESTAMPS) if rng.random() < 0.3 else TIMESTAMPS[0]
+        if rng.random() < 0.5:
+            row = dict(reversed(list(row.items())))
+        mapper = _compile_flat_mapper(tuple(row))
+        assert mapper is not _energy_from_flat_row_generic
+        assert _mapped(mapper, row) == _mapped(_energy_from_flat_row_generic, row), row
+
+
+def test_layouts_with_an_envelope_or_nested_payload_take_the_generic_path():
+    from gdpo.migrate.legacy_map import _compile_flat_mapper, _energy_from_flat_row_generic
+
+    assert _compile_flat_mapper(("timestamp", "pv_power", "payload")) is _energy_from_flat_row_generic
+    assert _compile_flat_mapper(("pv_power",)) is _energy_from_flat_row_generic
+
+
+def test_a_number_too_large_for_a_float_quarantines_the_file(tmp_path):
+    from gdpo.migrate.legacy_read import read_legacy_file
+
+    path = tmp_path / "energy_data_2025-11-22.json"
+    path.write_text('[{"timestamp": "2025-11-22T12:00:00", "pv_power": 1' + "0" * 400 + "}]")
+    outcome = read_legacy_file(path)
+    assert outcome.disposition == "quarantine" and "pv_power" in outcome.reason and not outcome.records
+
+
+@pytest.mark.parametrize("text", TIMESTAMPS[:5] + ["2025-11-22T12:00:00.00+01", "2025-11-22T12:00:00Z"])
+def test_hour_cache_gives_zoneinfo_results_for_every_spelling(text):
+    clock = LocalClock()
+    clock.to_utc("2025-11-22T12:59:59", "energy_data")  # the hour is cached now
+    parsed = _dt.datetime.fromisoformat(text)
+    want = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=WARSAW).astimezone(UTC)
+    got = clock.to_utc(text, "energy_data")
+    assert got == want and got.tzinfo is UTC

@@ -124,7 +124,22 @@ _FLAT_COLUMN_OF = FLAT_ENERGY_KEYS.get
 
 
 def energy_from_flat_row(row: dict, clock: LocalClock) -> EnergyData:
-    """One flat composite-era / DAL energy row (I, J)."""
+    """One flat composite-era / DAL energy row (I, J).
+
+    Rows of a file share their keys, so each key layout gets a generated mapper (see
+    :func:`_compile_flat_mapper`); it gives exactly the result of the generic mapping below,
+    to which it hands any row with an unusual value."""
+    keys = tuple(row)
+    mapper = _FLAT_MAPPERS.get(keys)
+    if mapper is None:
+        mapper = _compile_flat_mapper(keys)
+        if len(_FLAT_MAPPERS) < MAX_FLAT_LAYOUTS:
+            _FLAT_MAPPERS[keys] = mapper
+    return mapper(row, clock)
+
+
+def _energy_from_flat_row_generic(row: dict, clock: LocalClock) -> EnergyData:
+    """The generic mapping of one flat energy row (every layout, every value)."""
     if ENVELOPE_KEY in row:
         return from_envelope(row[ENVELOPE_KEY])
     values: dict[str, Any] = {"ts": clock.to_utc(row.get("timestamp"), "energy_data")}
@@ -144,6 +159,63 @@ def energy_from_flat_row(row: dict, clock: LocalClock) -> EnergyData:
             payload[key] = value
     values["payload"] = payload
     return EnergyData._validated(values)
+
+
+MAX_FLAT_LAYOUTS = 256
+_FLAT_MAPPERS: dict[tuple, Callable[[dict, LocalClock], EnergyData]] = {}
+
+
+def _compile_flat_mapper(keys: tuple) -> Callable[[dict, LocalClock], EnergyData]:
+    """A mapper for flat rows with exactly these keys, in this order.
+
+    It reads the mapped columns (names from :data:`FLAT_ENERGY_KEYS`, never from input),
+    applies ``"Unknown"`` -> None, the GoodWe sign and int -> float, checks every value as
+    ``EnergyData``'s validator does, and builds the record; any value that fails a check
+    sends the row to the generic mapping, which converts or raises exactly as before.
+    Layouts with an envelope or a nested ``payload`` always take the generic path."""
+    if ENVELOPE_KEY in keys or PAYLOAD_KEY in keys or "timestamp" not in keys:
+        return _energy_from_flat_row_generic
+    from gdpo.storage.records import _fast_check  # the validator's own checks
+
+    fields = EnergyData.SPEC.fields
+    column_index = {f.name: i for i, f in enumerate(fields)}
+    names = ["None"] * len(fields)
+    lines = ["def mapper(row, clock):"]
+    checks = []
+    for key in keys:
+        spec = FLAT_ENERGY_KEYS.get(key) if type(key) is str else None
+        if spec is None:
+            continue
+        column, signed = spec
+        i = column_index[column]
+        v, f = f"v{i}", fields[i]
+        names[i] = v
+        lines.append(f"    {v} = row[{key!r}]")
+        if f.type == "float":
+            lines.append(f"    if {v}.__class__ is not float:")
+            lines.append(f"        if {v} == _UNKNOWN:")
+            lines.append(f"            {v} = None")
+            lines.append(f"        elif {v}.__class__ is int and -_FLOAT_LIMIT < {v} < _FLOAT_LIMIT:")
+            lines.append(f"            {v} = float({'-' if signed else ''}{v})")
+            if signed:
+                lines.append(f"    elif {v}:")
+                lines.append(f"        {v} = -{v}")
+        else:
+            lines.append(f"    if {v} == _UNKNOWN:")
+            lines.append(f"        {v} = None")
+        checks.append(f"({_fast_check(f, v)})")
+    if checks:
+        lines.append(f"    if {' or '.join(checks)}:")
+        lines.append("        return _generic(row, clock)")
+    payload_keys = tuple(k for k in keys if k != "timestamp" and not (type(k) is str and k in FLAT_ENERGY_KEYS))
+    names[column_index["ts"]] = "clock.to_utc(row['timestamp'], 'energy_data')"
+    names[column_index["payload"]] = "{k: row[k] for k in _PAYLOAD_KEYS}" if payload_keys else "{}"
+    lines.append(f"    return _new(_cls, ({', '.join(names)},))")
+    namespace = {"_UNKNOWN": UNKNOWN, "_generic": _energy_from_flat_row_generic, "_new": tuple.__new__,
+                 "_cls": EnergyData, "_PAYLOAD_KEYS": payload_keys, "_INF": float("inf"),
+                 "_FLOAT_LIMIT": 2**1000}  # larger whole numbers: the generic path (it overflows there)
+    exec("\n".join(lines), namespace)  # noqa: S102  (column names and checks from code only)
+    return namespace["mapper"]
 
 
 def _map_comprehensive(obj, clock):

@@ -105,7 +105,7 @@ def _map_document(doc: Any, out: FileOutcome) -> None:
     clock = LocalClock(ordered=False)
     try:
         out.records = shape.mapper(doc, clock)
-    except (StorageError, ValueError, TypeError, LegacyTimeError, AttributeError) as exc:
+    except (StorageError, ValueError, TypeError, OverflowError, LegacyTimeError, AttributeError) as exc:
         out.quarantine(f"{shape.label}: {exc}")
         return
     out.ambiguous = clock.ambiguous
@@ -130,7 +130,7 @@ def _read_ndjson(text: str, out: FileOutcome) -> FileOutcome:
             continue
         try:
             records = shape.mapper(obj, clock)
-        except (StorageError, ValueError, TypeError, LegacyTimeError, AttributeError) as exc:
+        except (StorageError, ValueError, TypeError, OverflowError, LegacyTimeError, AttributeError) as exc:
             out.bad_lines.append({"line": lineno, "reason": f"{shape.label}: {exc}"})
             continue
         labels.add(shape.label)

@@ -34,9 +34,10 @@ class LegacySource:
 
     def __init__(self, tree: LegacyTree):
         self.tree = tree
-        files = {tree.rel(p): p for p in tree.files()}
-        self.rel_paths = read_order(files)
-        self._paths = files
+        entries = tree.entries()
+        self._paths = {rel: path for rel, path, _ in entries}
+        self._sizes = {rel: size for rel, _, size in entries}
+        self.rel_paths = read_order(self._paths)
 
     def __len__(self) -> int:
         return len(self.rel_paths)
@@ -48,7 +49,7 @@ class LegacySource:
         the event loop; a couple of chunks are read ahead while the writes run.
         """
         loop = asyncio.get_running_loop()
-        chunks = ([(rel, os.fspath(self._paths[rel])) for rel in chunk] for chunk in self._chunks())
+        chunks = ([(rel, self._paths[rel]) for rel in chunk] for chunk in self._chunks())
         pending: list[asyncio.Future] = []
         # one reader thread: mapping is Python work, so more threads would only contend for the GIL
         reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gdpo-legacy-read")
@@ -71,10 +72,7 @@ class LegacySource:
         size = 0
         for rel in self.rel_paths:
             chunk.append(rel)
-            try:
-                size += self._paths[rel].stat().st_size
-            except OSError:
-                pass
+            size += self._sizes[rel]
             if len(chunk) >= FILES_PER_CHUNK or size >= BYTES_PER_CHUNK:
                 yield chunk
                 chunk, size = [], 0

@@ -51,18 +51,31 @@ class LegacyTree:
 
     def files(self) -> list[Path]:
         """Every ``*.json`` file of the tree, sorted by relative path (archive and temp files left out)."""
-        found: list[Path] = []
-        archive = self.archive
+        return [Path(path) for _, path, _ in self.entries()]
+
+    def entries(self) -> list[tuple[str, str, int]]:
+        """``(relative path, path, size in bytes)`` of every file :meth:`files` lists, in the same order."""
+        found: list[tuple[str, str, int]] = []
+        root = os.fspath(self.root).rstrip(os.sep) + os.sep
+        out, archive = os.fspath(self.out), os.fspath(self.archive)
         for top in self.scan_roots():
-            for dirpath, dirnames, filenames in os.walk(top):
-                here = Path(dirpath)
-                if here == self.out:
-                    dirnames[:] = [d for d in dirnames if d != ARCHIVE_DIR]
-                elif here == archive:
-                    dirnames[:] = []
-                    continue
-                dirnames.sort()
-                for name in filenames:
-                    if name.endswith(".json") and not name.startswith("."):
-                        found.append(here / name)
-        return sorted(found, key=lambda p: self.rel(p))
+            pending = [os.fspath(top)]
+            while pending:
+                here = pending.pop()
+                with os.scandir(here) as listing:
+                    for entry in listing:
+                        name = entry.name
+                        if entry.is_dir(follow_symlinks=False):
+                            if not (here == out and name == ARCHIVE_DIR) and entry.path != archive:
+                                pending.append(entry.path)
+                        elif entry.is_dir():
+                            continue  # a link to a directory is not followed (no loops)
+                        elif name.endswith(".json") and not name.startswith("."):
+                            try:
+                                size = entry.stat().st_size
+                            except OSError:
+                                size = 0  # reading it will say what is wrong
+                            rel = entry.path[len(root):].replace(os.sep, "/")
+                            found.append((rel, entry.path, size))
+        found.sort()
+        return found

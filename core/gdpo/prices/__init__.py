@@ -8,19 +8,36 @@ Public API (see docs/PRICES.md)::
 ``run(stop)``, ``prices_between(start_utc, end_utc)``, ``current_price(now)``.
 """
 
-from gdpo.prices.errors import IncompleteDayError, NoPriceError, PriceError, PseResponseError, PseUnreachableError
-from gdpo.prices.holidays import is_free_day, is_public_holiday, polish_holidays
-from gdpo.prices.model import SOURCE_DAY_AHEAD, SOURCE_EXPORT, MarketDay, MarketQuarter, QuarterPrice
-from gdpo.prices.parse import parse_day
-from gdpo.prices.pse import PseClient
-from gdpo.prices.sample import SAMPLE_LABEL, sample_day
-from gdpo.prices.service import PriceService
-from gdpo.prices.tariffs import TariffConfig, Zone, final_price, tariff_zone
+import importlib
+from typing import Any
 
-__all__ = [
-    "IncompleteDayError", "NoPriceError", "PriceError", "PseResponseError", "PseUnreachableError",
-    "is_free_day", "is_public_holiday", "polish_holidays",
-    "SOURCE_DAY_AHEAD", "SOURCE_EXPORT", "MarketDay", "MarketQuarter", "QuarterPrice",
-    "parse_day", "PseClient", "SAMPLE_LABEL", "sample_day", "PriceService",
-    "TariffConfig", "Zone", "final_price", "tariff_zone",
-]
+# name -> module: imported on first use, so that reading the config schema
+# (``gdpo.prices.settings``) does not load the HTTP client
+_EXPORTS = {
+    **dict.fromkeys(("IncompleteDayError", "NoPriceError", "PriceError", "PseResponseError", "PseUnreachableError"),
+                    "gdpo.prices.errors"),
+    **dict.fromkeys(("is_free_day", "is_public_holiday", "polish_holidays"), "gdpo.prices.holidays"),
+    **dict.fromkeys(("SOURCE_DAY_AHEAD", "SOURCE_EXPORT", "MarketDay", "MarketQuarter", "QuarterPrice"),
+                    "gdpo.prices.model"),
+    "parse_day": "gdpo.prices.parse",
+    "PseClient": "gdpo.prices.pse",
+    "SAMPLE_LABEL": "gdpo.prices.sample", "sample_day": "gdpo.prices.sample",
+    "PriceService": "gdpo.prices.service",
+    **dict.fromkeys(("TariffConfig", "Zone", "final_price", "tariff_zone"), "gdpo.prices.tariffs"),
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gdpo.prices' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The public names, imported or not."""
+    return sorted(set(globals()) | set(_EXPORTS))

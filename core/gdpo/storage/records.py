@@ -260,7 +260,10 @@ def _float(value, kind, f: Field):
         if value != value or value in (math.inf, -math.inf):
             raise RecordValidationError(kind, f.name, f"not a finite number: {value!r}")
     elif t is int:
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise RecordValidationError(kind, f.name, "a whole number of more than 300 digits is too large for a number field") from None
     else:
         raise RecordValidationError(kind, f.name, f"expected a number, got {t.__name__} {value!r}")
     if (f.min is not None and value < f.min) or (f.max is not None and value > f.max):
@@ -470,11 +473,13 @@ def _compile_fast_validator(cls: type[Record]) -> None:
             lines.append(f"    elif type({v}) is not dict:\n        return _slow(cls, values)")
             continue
         if f.type == "float":  # a whole number in a float field: the value _float would make of it
-            lines.append(f"    if type({v}) is int:\n        {v} = float({v})")
+            lines.append(f"    if type({v}) is int:\n        if not -_FLOAT_LIMIT < {v} < _FLOAT_LIMIT:\n"
+                         f"            return _slow(cls, values)\n        {v} = float({v})")
         lines.append(f"    if {_fast_check(f, v)}:\n        return _slow(cls, values)")
     lines.append(f"    return _new(cls, ({', '.join(names)},))")
     namespace = {"_KNOWN": frozenset(spec.field_names), "_slow": Record._validated.__func__, "_new": tuple.__new__,
-                 "_INF": math.inf, "_datetime": _dt.datetime, "_date": _dt.date, "_UTC": UTC}
+                 "_INF": math.inf, "_datetime": _dt.datetime, "_date": _dt.date, "_UTC": UTC,
+                 "_FLOAT_LIMIT": 2**1000}
     exec("\n".join(lines), namespace)  # noqa: S102  (source built from the specs above only)
     cls._validated = classmethod(namespace["_validated"])
 
