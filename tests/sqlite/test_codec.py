@@ -4,6 +4,7 @@ float path (1970 to 2096) and its exact timedelta path (everything else), and ba
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import random
 
 import pytest
@@ -72,3 +73,47 @@ def test_batch_encoder_gives_the_rows_of_the_row_encoder(kind):
     encode = make_row_encoder(kind)
     assert list(make_batch_encoder(kind)(batch)) == [encode(r) for r in batch]
     assert list(make_batch_encoder(kind)([full])) == [encode(full)]
+
+
+def test_none_is_bound_as_null_through_the_registered_adapter(tmp_path):
+    import sqlite3
+
+    import gdpo_sqlite.connection  # noqa: F401  (registers the adapter)
+
+    assert sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)](None) is None
+    conn = sqlite3.connect(tmp_path / "null.db", isolation_level=None)
+    conn.execute("CREATE TABLE t (a REAL, b TEXT)")
+    conn.executemany("INSERT INTO t VALUES (?, ?)", [(None, None), (1.5, None)])
+    assert conn.execute("SELECT typeof(a), typeof(b) FROM t").fetchall() == [("null", "null"), ("real", "null")]
+    conn.close()
+
+
+PAYLOADS = [{}, {"grid_frequency": None}, {"a": [1, 2.5, None, "x", True], "b": {"c": "żółw", "d": -0.0}},
+            {"big": 10**30, "f": 1e16, "tiny": 5e-324, "s": "\u2028\"\\\n"}, [1, {"x": []}], "text", 3, None, 0.1]
+
+
+@pytest.mark.parametrize("value", PAYLOADS)
+def test_json_text_is_what_the_standard_encoder_writes(value):
+    from gdpo_sqlite.codec import json_to_text
+
+    want = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    assert json_to_text(value) == want
+
+
+@pytest.mark.parametrize("value", [{"x": float("nan")}, {"x": float("inf")}, {"x": object()}, {"x": {1, 2}}])
+def test_values_that_are_not_json_name_the_field(value):
+    from gdpo.storage import StorageError
+    from gdpo_sqlite.codec import json_to_text
+
+    with pytest.raises(StorageError, match=r"energy_data\.payload: not JSON-serialisable"):
+        json_to_text(value, "energy_data", "payload")
+
+
+def test_a_payload_that_contains_itself_is_refused_not_fatal():
+    from gdpo.storage import StorageError
+    from gdpo_sqlite.codec import json_to_text
+
+    loop: dict = {}
+    loop["self"] = loop
+    with pytest.raises(StorageError, match="not JSON-serialisable"):
+        json_to_text(loop, "energy_data", "payload")

@@ -20,7 +20,32 @@ _fromisodate = _dt.date.fromisoformat
 _timedelta = _dt.timedelta
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _c_dumps_factory() -> Callable[[Any], str] | None:
+    """``JSONEncoder.encode`` builds its C encoder anew on every call (a few µs, more than a
+    small payload's encoding); this builds it once, with the same settings. No cycle check:
+    a payload that contains itself ends in RecursionError, reported like any other bad value."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    encode = make(None, _not_json, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+    join = "".join
+
+    def dumps(value: Any) -> str:
+        if type(value) is str:
+            return json.encoder.encode_basestring(value)
+        return join(encode(value, 0))
+
+    return dumps
+
+
+_dumps = _c_dumps_factory() or _encoder.encode
 _loads = json.loads
 _scan = json.JSONDecoder().scan_once
 
@@ -47,7 +72,7 @@ def json_to_text(value: Any, kind: str = "", field: str = "payload") -> str:
         return "{}" if isinstance(value, dict) else _dumps(value)
     try:
         return _dumps(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise StorageError(f"{kind}.{field}: not JSON-serialisable: {exc}") from None
 
 
