@@ -127,14 +127,19 @@ _ENCODE = {"datetime": "(_int(_t + 0.5) if 0.0 <= (_t := {v}.timestamp() * 1e6) 
 _DECODE = {"datetime": "_EPOCH + _td(0, 0, {v})", "date": "_date({v})", "json": "_json({v})", "bool": "bool({v})"}
 
 
+def _encode_namespace() -> dict[str, Any]:
+    """The names the generated encoders use."""
+    return {"_json": json_to_text, "_int": int, "_us": datetime_to_us, "_FAST_US_LIMIT": FAST_US_LIMIT}
+
+
 def make_row_encoder(kind: str) -> Callable[[records.Record], tuple]:
     """A function turning a record of ``kind`` into a tuple of column values (FIELDS order).
 
     Generated per kind so a row costs one tuple build and only the conversions it needs
-    (this is the hot path of ingest).
+    (writes use :func:`make_batch_encoder`, built from the same source).
     """
     spec = records.record_class(kind).SPEC
-    namespace = {"_json": json_to_text, "_int": int, "_us": datetime_to_us, "_FAST_US_LIMIT": FAST_US_LIMIT}
+    namespace = _encode_namespace()
     exec(_function_source("encode", spec, _ENCODE, False), namespace)  # noqa: S102  (source built from specs)
     return namespace["encode"]
 
@@ -155,7 +160,7 @@ def make_batch_encoder(kind: str) -> Callable[[Iterable[records.Record]], list[t
     """A function turning a batch of records of ``kind`` into the list of their rows (the
     same tuples as :func:`make_row_encoder`): the ingest path."""
     spec = records.record_class(kind).SPEC
-    namespace = {"_json": json_to_text, "_int": int, "_us": datetime_to_us, "_FAST_US_LIMIT": FAST_US_LIMIT}
+    namespace = _encode_namespace()
     exec(_batch_source(spec), namespace)  # noqa: S102  (source built from specs)
     return namespace["encode_batch"]
 
