@@ -149,3 +149,17 @@ def test_hour_cache_gives_zoneinfo_results_for_every_spelling(text):
     want = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=WARSAW).astimezone(UTC)
     got = clock.to_utc(text, "energy_data")
     assert got == want and got.tzinfo is UTC
+
+
+def test_hour_caches_stay_bounded_over_many_years():
+    from gdpo.migrate import legacy_time
+
+    clock = LocalClock()
+    start = _dt.datetime(2000, 1, 1, 0, 30)
+    for hours in range(0, 3 * legacy_time.MAX_CACHED_HOURS, 1):
+        local = start + _dt.timedelta(hours=hours)
+        got = clock.to_utc(local.isoformat(), "energy_data")
+        if hours % 997 == 0:
+            assert got == local.replace(tzinfo=WARSAW).astimezone(UTC)
+    for cache in (legacy_time._ORDINARY_HOURS, legacy_time._HOUR_OFFSETS):
+        assert len(cache) <= legacy_time.MAX_CACHED_HOURS

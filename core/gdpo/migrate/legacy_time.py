@@ -42,6 +42,17 @@ _HOUR_OFFSETS: dict[tuple, tuple] = {}
 _UTC_HOUR_OFFSETS: dict[int, _dt.timedelta] = {}
 # "YYYY-MM-DDTHH" (or with a space) -> UTC offset, for local hours that happen exactly once
 _ORDINARY_HOURS: dict[str, _dt.timedelta] = {}
+# each cache holds one entry per hour seen; emptied when it reaches this size (about 2 years of
+# hours), so that a tree of many years does not grow memory without bound
+MAX_CACHED_HOURS = 20_000
+
+
+def _remember(cache: dict, key, value):
+    """Store ``value`` under ``key`` in a bounded cache; return ``value``."""
+    if len(cache) >= MAX_CACHED_HOURS:
+        cache.clear()
+    cache[key] = value
+    return value
 _NAIVE_LENGTHS = (19, 26)  # "YYYY-MM-DDTHH:MM:SS" and with ".ffffff"
 
 
@@ -52,7 +63,7 @@ def _hour_info(local: _dt.datetime) -> tuple:
     if info is None:
         a = local.replace(tzinfo=WARSAW, fold=0).utcoffset()
         b = local.replace(tzinfo=WARSAW, fold=1).utcoffset()
-        info = _HOUR_OFFSETS[key] = (a, b, a > b)
+        info = _remember(_HOUR_OFFSETS, key, (a, b, a > b))
     return info
 
 
@@ -69,7 +80,7 @@ def utc_to_local_naive(ts: _dt.datetime) -> _dt.datetime:
     hour = int(ts.timestamp() // 3600)
     offset = _UTC_HOUR_OFFSETS.get(hour)
     if offset is None:
-        offset = _UTC_HOUR_OFFSETS[hour] = ts.astimezone(WARSAW).utcoffset()
+        offset = _remember(_UTC_HOUR_OFFSETS, hour, ts.astimezone(WARSAW).utcoffset())
     return (ts + offset).replace(tzinfo=None)
 
 
@@ -111,7 +122,7 @@ class LocalClock:
         first_off, second_off, ambiguous = _hour_info(dt)
         if first_off == second_off:  # an ordinary hour (neither the autumn fold nor the spring gap)
             if hour_key is not None:
-                _ORDINARY_HOURS[hour_key] = first_off
+                _remember(_ORDINARY_HOURS, hour_key, first_off)
             return (dt - first_off).replace(tzinfo=UTC)
         if second is None:
             second = self.occurrence(dt, track)
