@@ -23,8 +23,6 @@ import asyncio
 import importlib.util
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from legacy_tree import generate_tree  # noqa: E402
+from run_all import child_env, run_child  # noqa: E402
 
 
 def bare_parse(root: Path) -> int:
@@ -151,12 +150,11 @@ def main() -> None:
         else:
             cmd = [sys.executable, "-m", "gdpo.cli", "migrate", "--from", f"json_legacy:{tree}",
                    "--to", f"json_legacy:{work / 'never-created'}", "--dry-run"]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        # VmHWM of the child itself: ru_maxrss would carry this (large) process's RSS into it
+        child = run_child(cmd, child_env(), timeout_s=3600, cwd=work)
         mode = "dry run" if args.target == "memory" else f"into {args.target}"
-        print(f"peak RSS of `gdpo migrate` ({mode}): {max(peak, before) / 1024:.0f} MB (target < 150 MB), "
-              f"exit {proc.returncode}")
+        print(f"peak RSS of `gdpo migrate` ({mode}): {child.max_rss_mb:.0f} MB (target < 150 MB), "
+              f"exit {child.returncode}")
 
 
 if __name__ == "__main__":

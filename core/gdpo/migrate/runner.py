@@ -320,12 +320,14 @@ async def _validate(target: Storage, stats: dict[str, KindStats]) -> bool:
             st.in_target = 0
             continue
         hi = st.last + (_dt.timedelta(microseconds=1) if isinstance(st.last, _dt.datetime) else _dt.timedelta(days=1))
-        found = []
+        count = total = 0  # a running sum: nothing kept per target record
         key_of, digests = key_getter(kind), st.digests
         async for rows in iter_storage_records(target, kind, st.first, hi):
-            found.extend([record_digest(r) for r in rows if hash(key_of(r)) in digests])
-        st.in_target = len(found)
-        target_sum = combine(found)
+            batch = [record_digest(r) for r in rows if hash(key_of(r)) in digests]
+            count += len(batch)
+            total += sum(batch)
+        st.in_target = count
+        target_sum = combine((total,))
         source_sum = combine(st.digests.values())
         st.target_sum, st.match = target_sum, target_sum == source_sum and st.in_target == len(st.digests)
         ok = ok and st.match
