@@ -14,7 +14,7 @@ import datetime as _dt
 import secrets
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from gdpo.config import ConfigError
@@ -25,6 +25,7 @@ from gdpo.migrate.discrepancies import DerivedTotals
 from gdpo.migrate.legacy_write import atomic_write
 from gdpo.migrate.progress import Progress
 from gdpo.migrate.report import exit_code_for, report_json
+from gdpo.migrate.seen import DEFAULT_MAX_IN_MEMORY, SeenDigests
 from gdpo.migrate.sources import LegacySource, all_kinds, iter_storage_records, kind_bounds
 from gdpo.migrate.specs import BackendSpec, parse_spec, same_location
 from gdpo.migrate.tree import LegacyTree
@@ -46,6 +47,7 @@ class MigrationOptions:
     batch_size: int = DEFAULT_BATCH_SIZE
     progress_stream: TextIO | None = None
     run_id: str | None = None
+    max_keys_in_memory: int = DEFAULT_MAX_IN_MEMORY  # beyond it, seen keys move to a temporary file
 
 
 @dataclass
@@ -58,9 +60,8 @@ class KindStats:
     already_present: int = 0
     in_target: int | None = None
     outside_range: int = 0
-    # hash(natural key) -> digest of the winning source record: two ints per distinct record,
-    # the only memory that grows with the size of the tree (about 100 bytes a record)
-    digests: dict = field(default_factory=dict)
+    distinct: int = 0  # keys (the digest of each winning record is kept in ``SeenDigests``)
+    source_sum: str | None = None
     first: Any = None
     last: Any = None
     target_sum: str | None = None
@@ -70,7 +71,7 @@ class KindStats:
         """The counts shown in the report."""
         return {"read": self.read, "duplicates": self.duplicates, "written": self.written,
                 "already_present": self.already_present, "in_target": self.in_target,
-                "outside_range": self.outside_range, "distinct": len(self.digests)}
+                "outside_range": self.outside_range, "distinct": self.distinct}
 
 
 def new_run_id() -> str:
@@ -81,8 +82,11 @@ def new_run_id() -> str:
 class _Sink:
     """Buffers records per kind and writes what the target lacks, batch by batch."""
 
-    def __init__(self, target: Storage | None, dry_run: bool, batch_size: int, stats: dict[str, KindStats]):
+    def __init__(self, target: Storage | None, dry_run: bool, batch_size: int, stats: dict[str, KindStats],
+                 seen: SeenDigests):
         self.target, self.dry_run, self.batch_size, self.stats = target, dry_run, batch_size, stats
+        self.seen = seen
+        # kind -> natural key -> (record, hash of the key, digest of the record)
         self.buffers: dict[str, dict] = {}
         self.write_s = 0.0
         self.target_spans: dict[str, tuple | None] = {}
@@ -103,47 +107,64 @@ class _Sink:
             self.target_spans[kind] = (oldest.time, newest.time)
 
     def add(self, record: Record) -> bool:
-        """Count and buffer ``record``; True when its kind's buffer is full (flush it)."""
+        """Count and buffer ``record``; True when its kind's buffer is full (flush it).
+
+        The same key twice in one buffer is settled here; a key seen in an earlier batch is
+        settled when the batch is flushed (see :meth:`flush`)."""
         kind = record.KIND
         st = self.stats[kind]
         st.read += 1
         key = key_getter(kind)(record)
-        key_hash = hash(key)
         digest = record_digest(record)
-        prev = st.digests.get(key_hash)
+        buf = self.buffers.get(kind)
+        if buf is None:
+            buf = self.buffers[kind] = {}
+        prev = buf.get(key)
         if prev is not None:
             st.duplicates += 1
-            if prev == digest:
+            if prev[2] == digest:
                 return False
-        st.digests[key_hash] = digest
+        buf[key] = (record, hash(key), digest)
         t = record.time
         if st.first is None or t < st.first:
             st.first = t
         if st.last is None or t > st.last:
             st.last = t
-        buf = self.buffers.setdefault(kind, {})
-        buf[key] = record
         return len(buf) >= self.batch_size
 
     async def flush(self, kind: str) -> None:
-        """Compare the buffered records of ``kind`` with the target and write what it lacks (one write)."""
+        """Settle the buffered records of ``kind`` against the keys seen before, compare them
+        with the target and write what it lacks (one write)."""
         buf = self.buffers.pop(kind, None)
         if not buf:
             return
         t0 = time.perf_counter()
         st = self.stats[kind]
-        records = list(buf.values())
+        seen, in_file = await self.seen.lookup(kind, [entry[1] for entry in buf.values()])
+        winners: dict[int, int] = {}
+        fresh: dict = {}
+        for key, (record, key_hash, digest) in buf.items():
+            prev = seen.get(key_hash)
+            if prev is None:
+                st.distinct += 1
+            else:
+                st.duplicates += 1
+                if prev == digest:
+                    continue  # the same record again (another file had it): nothing to do
+            winners[key_hash] = digest
+            fresh[key] = record
+        await self.seen.record(kind, winners, in_file & winners.keys())
         existing: dict = {}
         span = self.target_spans.get(kind)
-        if span is not None:
-            times = [r.time for r in records]
+        if span is not None and fresh:
+            times = [r.time for r in fresh.values()]
             lo, hi = min(times), max(times)
             if hi >= span[0] and lo <= span[1]:
                 hi = hi + (_dt.timedelta(microseconds=1) if isinstance(hi, _dt.datetime) else _dt.timedelta(days=1))
                 key_of = key_getter(kind)
                 existing = {key_of(r): r for r in await self.target.read(kind, lo, hi)}
         todo = []
-        for key, r in buf.items():
+        for key, r in fresh.items():
             if existing.get(key) == r:
                 st.already_present += 1
             else:
@@ -189,7 +210,9 @@ async def migrate(opts: MigrationOptions) -> dict[str, Any]:
         target = None
         if not (opts.dry_run and not dst.exists()):
             target = await stack.enter_async_context(open_storage(dst.config))
-        sink = _Sink(target, opts.dry_run, opts.batch_size, stats)
+        seen = SeenDigests(opts.max_keys_in_memory)
+        stack.callback(seen.close)
+        sink = _Sink(target, opts.dry_run, opts.batch_size, stats, seen)
         await sink.learn_target()
         if legacy_tree is not None:
             derived = await _from_legacy(legacy_tree, sink, opts, report, ambiguous, imported_files)
@@ -198,16 +221,18 @@ async def migrate(opts: MigrationOptions) -> dict[str, Any]:
             derived = DerivedTotals()
             await _from_storage(source, sink, opts)
         await sink.flush_all()
+        for kind, st in stats.items():
+            if st.distinct:
+                st.source_sum = combine((await seen.total(kind),))
         t_validate = time.perf_counter()
-        validated = await _validate(target, stats) if target is not None else False
+        validated = await _validate(target, stats, seen) if target is not None else False
         timings = {"total_s": 0.0, "compare_and_write_s": round(sink.write_s, 3),
                    "validate_s": round(time.perf_counter() - t_validate, 3)}
     rows, differing = derived.compare()
     report["derived_totals"], report["discrepancies"] = rows, differing
     report["per_kind"] = {kind: st.as_json() for kind, st in stats.items()}
-    report["checksums"] = {kind: {"source": combine(st.digests.values()), "target": st.target_sum,
-                                  "match": st.match}
-                           for kind, st in stats.items() if st.digests}
+    report["checksums"] = {kind: {"source": st.source_sum, "target": st.target_sum, "match": st.match}
+                           for kind, st in stats.items() if st.distinct}
     report["checksums_match"] = None if opts.dry_run else validated
     report["dst_ambiguous_records"] = _ambiguous_summary(ambiguous)
     report["files"] = dict(report["files"])
@@ -312,24 +337,25 @@ async def _from_storage(source: Storage, sink: _Sink, opts: MigrationOptions) ->
         progress.close()
 
 
-async def _validate(target: Storage, stats: dict[str, KindStats]) -> bool:
+async def _validate(target: Storage, stats: dict[str, KindStats], seen: SeenDigests) -> bool:
     """Read every migrated key back from the target; compare counts and checksums per kind."""
     ok = True
     for kind, st in stats.items():
-        if not st.digests:
+        if not st.distinct:
             st.in_target = 0
             continue
         hi = st.last + (_dt.timedelta(microseconds=1) if isinstance(st.last, _dt.datetime) else _dt.timedelta(days=1))
         count = total = 0  # a running sum: nothing kept per target record
-        key_of, digests = key_getter(kind), st.digests
+        key_of = key_getter(kind)
         async for rows in iter_storage_records(target, kind, st.first, hi):
-            batch = [record_digest(r) for r in rows if hash(key_of(r)) in digests]
+            hashes = [hash(key_of(r)) for r in rows]
+            migrated = await seen.contains(kind, hashes)
+            batch = [record_digest(r) for r, h in zip(rows, hashes) if h in migrated]
             count += len(batch)
             total += sum(batch)
         st.in_target = count
-        target_sum = combine((total,))
-        source_sum = combine(st.digests.values())
-        st.target_sum, st.match = target_sum, target_sum == source_sum and st.in_target == len(st.digests)
+        st.target_sum = combine((total,))
+        st.match = st.target_sum == st.source_sum and count == st.distinct
         ok = ok and st.match
     return ok
 

@@ -34,10 +34,12 @@ class LegacySource:
 
     def __init__(self, tree: LegacyTree):
         self.tree = tree
-        entries = tree.entries()
-        self._paths = {rel: path for rel, path, _ in entries}
-        self._sizes = {rel: size for rel, _, size in entries}
-        self.rel_paths = read_order(self._paths)
+        self._root = os.fspath(tree.root)
+        sizes = {rel: size for rel, _, size in tree.entries()}
+        # only the relative paths are kept (a tree may hold hundreds of thousands of files);
+        # the chunks are cut once, by count and bytes, as index ranges into them
+        self.rel_paths = read_order(sizes)
+        self._chunk_ends = list(self._cut_chunks(sizes))
 
     def __len__(self) -> int:
         return len(self.rel_paths)
@@ -49,7 +51,9 @@ class LegacySource:
         the event loop; a couple of chunks are read ahead while the writes run.
         """
         loop = asyncio.get_running_loop()
-        chunks = ([(rel, self._paths[rel]) for rel in chunk] for chunk in self._chunks())
+        root, rels = self._root, self.rel_paths
+        chunks = ([(rel, os.path.join(root, rel)) for rel in rels[start:end]]
+                  for start, end in zip([0, *self._chunk_ends], self._chunk_ends))
         pending: list[asyncio.Future] = []
         # one reader thread: mapping is Python work, so more threads would only contend for the GIL
         reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gdpo-legacy-read")
@@ -67,17 +71,17 @@ class LegacySource:
                 fut.cancel()
             reader.shutdown(wait=False, cancel_futures=True)
 
-    def _chunks(self):
-        chunk: list[str] = []
-        size = 0
-        for rel in self.rel_paths:
-            chunk.append(rel)
-            size += self._sizes[rel]
-            if len(chunk) >= FILES_PER_CHUNK or size >= BYTES_PER_CHUNK:
-                yield chunk
-                chunk, size = [], 0
-        if chunk:
-            yield chunk
+    def _cut_chunks(self, sizes: dict[str, int]):
+        """End indices of the read chunks: at most FILES_PER_CHUNK files or BYTES_PER_CHUNK bytes."""
+        count = size = 0
+        for i, rel in enumerate(self.rel_paths):
+            count += 1
+            size += sizes[rel]
+            if count >= FILES_PER_CHUNK or size >= BYTES_PER_CHUNK:
+                yield i + 1
+                count = size = 0
+        if count:
+            yield len(self.rel_paths)
 
 
 def _is_date_kind(kind: str) -> bool:
