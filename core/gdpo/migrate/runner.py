@@ -79,6 +79,11 @@ def new_run_id() -> str:
     return _dt.datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
+# records per kind that differ from the target held back until the end of the run (beyond it
+# they are written at once, and a second run may rewrite an older version before its winner)
+MAX_DIFFERING_PER_KIND = 20_000
+
+
 class _Sink:
     """Buffers records per kind and writes what the target lacks, batch by batch."""
 
@@ -90,6 +95,9 @@ class _Sink:
         self.buffers: dict[str, dict] = {}
         self.write_s = 0.0
         self.target_spans: dict[str, tuple | None] = {}
+        # kind -> natural key -> a record that differs from the target's version of it: written
+        # at the end unless a later file's version turns out to be the one stored already
+        self.differing: dict[str, dict] = {}
 
     async def learn_target(self) -> None:
         """Note the time span each kind already covers in the target: a batch outside it
@@ -164,20 +172,39 @@ class _Sink:
                 key_of = key_getter(kind)
                 existing = {key_of(r): r for r in await self.target.read(kind, lo, hi)}
         todo = []
+        differing = self.differing.setdefault(kind, {})
         for key, r in fresh.items():
-            if existing.get(key) == r:
+            stored = existing.get(key)
+            if stored == r:
                 st.already_present += 1
+                differing.pop(key, None)  # an older version read earlier is not the winner
+            elif stored is not None:
+                differing[key] = r  # an update, or an older version a later file supersedes
             else:
+                differing.pop(key, None)
                 todo.append(r)
-        if todo and not self.dry_run:
-            await self.target.write(kind, todo)
-        st.written += len(todo)
+        if len(differing) >= MAX_DIFFERING_PER_KIND:
+            todo.extend(differing.values())
+            differing.clear()
+        await self._write(kind, todo)
         self.write_s += time.perf_counter() - t0
 
+    async def _write(self, kind: str, records: list) -> None:
+        if records and not self.dry_run:
+            await self.target.write(kind, records)
+        self.stats[kind].written += len(records)
+
     async def flush_all(self) -> None:
-        """Flush every kind."""
+        """Flush every kind, then write the records that differ from the target's versions."""
         for kind in list(self.buffers):
             await self.flush(kind)
+        for kind, differing in self.differing.items():
+            records = list(differing.values())
+            for i in range(0, len(records), self.batch_size):
+                t0 = time.perf_counter()
+                await self._write(kind, records[i:i + self.batch_size])
+                self.write_s += time.perf_counter() - t0
+        self.differing = {}
 
 
 async def migrate(opts: MigrationOptions) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The keys a migration has seen move to a temporary file beyond a limit: memory stays bounded,
-and every count, checksum and validation result is what it is when they stay in memory."""
+and every count, checksum and validation result is what it is when they stay in memory. Runs
+again over a migrated tree write nothing, whichever file holds the winning version."""
 
 from __future__ import annotations
 
@@ -77,3 +78,41 @@ async def test_second_run_with_keys_spilled_writes_nothing_new(sample_tree, tmp_
     assert sum(c["written"] for c in again["per_kind"].values()) == 0
     assert ({k: c["already_present"] for k, c in again["per_kind"].items()}
             == {k: c["distinct"] for k, c in first["per_kind"].items()})
+
+
+def _energy_file(path, pv_w: float, minutes: int = 10) -> None:
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [{"timestamp": f"2025-11-01T10:{m:02d}:00", "pv_power": pv_w, "grid_power": -100} for m in range(minutes)]
+    path.write_text(json.dumps(rows))
+
+
+@pytest.mark.parametrize("limit", [1_000_000, 3])
+async def test_second_run_keeps_the_winning_version_without_rewriting(tmp_path, limit):
+    """Two files hold different versions of the same readings; the later file wins. A second
+    run, even with batches so small that the versions fall in different batches, writes
+    nothing: the older version is held back until the winner shows it is stored already."""
+    tree = tmp_path / "tree"
+    _energy_file(tree / "a" / "energy.json", 1.0)
+    _energy_file(tree / "b" / "energy.json", 2.0)
+    target = f"sqlite:{tmp_path / 'versions.db'}"
+    runs = [await migrate(MigrationOptions(source=f"json_legacy:{tree}", target=target, batch_size=3,
+                                           max_keys_in_memory=limit)) for _ in range(2)]
+    first, again = (r["per_kind"]["energy_data"] for r in runs)
+    assert first["distinct"] == 10 and first["duplicates"] == 10 and runs[0]["checksums_match"] is True
+    assert again["written"] == 0 and again["already_present"] == 10 and runs[1]["checksums_match"] is True
+    stored = (await read_everything(target))["energy_data"]
+    assert [r.pv_power_w for r in stored] == [2.0] * 10
+
+
+async def test_an_update_over_an_older_stored_version_is_written_once(tmp_path):
+    tree = tmp_path / "tree"
+    _energy_file(tree / "old" / "energy.json", 1.0)
+    target = f"sqlite:{tmp_path / 'update.db'}"
+    await migrate(MigrationOptions(source=f"json_legacy:{tree}", target=target))
+    _energy_file(tree / "old" / "energy.json", 5.0)  # the tree now says something else
+    report = await migrate(MigrationOptions(source=f"json_legacy:{tree}", target=target, batch_size=3))
+    counts = report["per_kind"]["energy_data"]
+    assert counts["written"] == 10 and counts["already_present"] == 0 and report["checksums_match"] is True
+    assert [r.pv_power_w for r in (await read_everything(target))["energy_data"]] == [5.0] * 10
