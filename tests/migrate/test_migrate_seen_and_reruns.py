@@ -116,3 +116,17 @@ async def test_an_update_over_an_older_stored_version_is_written_once(tmp_path):
     counts = report["per_kind"]["energy_data"]
     assert counts["written"] == 10 and counts["already_present"] == 0 and report["checksums_match"] is True
     assert [r.pv_power_w for r in (await read_everything(target))["energy_data"]] == [5.0] * 10
+
+
+async def test_beyond_the_held_back_limit_the_winner_still_ends_up_stored(tmp_path, monkeypatch):
+    import gdpo.migrate.runner as runner
+
+    monkeypatch.setattr(runner, "MAX_DIFFERING_PER_KIND", 2)
+    tree = tmp_path / "tree"
+    _energy_file(tree / "a" / "energy.json", 1.0)
+    _energy_file(tree / "b" / "energy.json", 2.0)
+    target = f"sqlite:{tmp_path / 'limit.db'}"
+    for _ in range(2):
+        report = await migrate(MigrationOptions(source=f"json_legacy:{tree}", target=target, batch_size=3))
+        assert report["checksums_match"] is True
+    assert [r.pv_power_w for r in (await read_everything(target))["energy_data"]] == [2.0] * 10

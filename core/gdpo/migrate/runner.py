@@ -79,9 +79,9 @@ def new_run_id() -> str:
     return _dt.datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-# records per kind that differ from the target held back until the end of the run (beyond it
-# they are written at once, and a second run may rewrite an older version before its winner)
-MAX_DIFFERING_PER_KIND = 20_000
+# records per kind that differ from the target, held back until the end of the run (a few MB);
+# beyond it they are written at once, and a second run may rewrite an older version before its winner
+MAX_DIFFERING_PER_KIND = 5_000
 
 
 class _Sink:
