@@ -91,8 +91,8 @@ def text_to_json(value: str) -> Any:
     return obj if end == len(value) else _loads(value)
 
 
-def _function_source(name: str, spec, convert: dict[str, str], guard_all: bool, wrap: str = "{}") -> str:
-    """Python source of ``name(r)``: unpack row ``r`` into locals, return the converted tuple.
+def _row_parts(spec, convert: dict[str, str], guard_all: bool) -> tuple[str, str]:
+    """Python source of (the names a row unpacks into, the converted tuple built from them).
 
     Unpacking and naming every field is the fastest form in CPython (tuple subclasses
     take the slow path of ``r[i]``). Names and types come from the record specs, never
@@ -113,7 +113,12 @@ def _function_source(name: str, spec, convert: dict[str, str], guard_all: bool, 
         else:
             parts.append(call)
     unpack = ", ".join(names) + ("," if len(names) == 1 else "")
-    result = "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+    return unpack, "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
+def _function_source(name: str, spec, convert: dict[str, str], guard_all: bool, wrap: str = "{}") -> str:
+    """Python source of ``name(r)``: unpack row ``r`` into locals, return the converted tuple."""
+    unpack, result = _row_parts(spec, convert, guard_all)
     return f"def {name}(r):\n    {unpack} = r\n    return {wrap.format(result)}\n"
 
 
@@ -150,9 +155,7 @@ def _batch_source(spec) -> str:
     record but without a Python call per row. Encoding the whole batch before the driver
     binds it keeps the interpreter's and SQLite's loops apart, which measured faster than
     feeding ``executemany`` a lazy ``map``."""
-    body = _function_source("encode", spec, _ENCODE, False)
-    unpack = body.split("\n")[1].strip().removesuffix(" = r")
-    row = body.split("\n")[2].strip().removeprefix("return ")
+    unpack, row = _row_parts(spec, _ENCODE, False)
     return f"def encode_batch(records):\n    return [{row} for {unpack} in records]\n"
 
 

@@ -175,7 +175,7 @@ def _compile_flat_mapper(keys: tuple) -> Callable[[dict, LocalClock], EnergyData
     Layouts with an envelope or a nested ``payload`` always take the generic path."""
     if ENVELOPE_KEY in keys or PAYLOAD_KEY in keys or "timestamp" not in keys:
         return _energy_from_flat_row_generic
-    from gdpo.storage.records import _fast_check  # the validator's own checks
+    from gdpo.storage.records import FLOAT_SAFE_INT, _fast_check  # the validator's own checks
 
     fields = EnergyData.SPEC.fields
     column_index = {f.name: i for i, f in enumerate(fields)}
@@ -213,7 +213,7 @@ def _compile_flat_mapper(keys: tuple) -> Callable[[dict, LocalClock], EnergyData
     lines.append(f"    return _new(_cls, ({', '.join(names)},))")
     namespace = {"_UNKNOWN": UNKNOWN, "_generic": _energy_from_flat_row_generic, "_new": tuple.__new__,
                  "_cls": EnergyData, "_PAYLOAD_KEYS": payload_keys, "_INF": float("inf"),
-                 "_FLOAT_LIMIT": 2**1000}  # larger whole numbers: the generic path (it overflows there)
+                 "_FLOAT_LIMIT": FLOAT_SAFE_INT}
     exec("\n".join(lines), namespace)  # noqa: S102  (column names and checks from code only)
     return namespace["mapper"]
 

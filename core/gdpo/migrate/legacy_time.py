@@ -53,7 +53,16 @@ def _remember(cache: dict, key, value):
         cache.clear()
     cache[key] = value
     return value
+
+
 _NAIVE_LENGTHS = (19, 26)  # "YYYY-MM-DDTHH:MM:SS" and with ".ffffff"
+
+
+def _hour_key(value) -> str | None:
+    """``"YYYY-MM-DDTHH"`` of a timestamp string in the plain naive spelling, else None."""
+    if type(value) is str and len(value) in _NAIVE_LENGTHS and value[10] in "T ":
+        return value[:13]
+    return None
 
 
 def _hour_info(local: _dt.datetime) -> tuple:
@@ -108,17 +117,16 @@ class LocalClock:
     def to_utc(self, value, kind: str = "", *, track: bool = True, second: bool | None = None) -> _dt.datetime:
         """Parse ``value`` as aware UTC. ``track``: it is a line's own time (it moves the file
         order); ``kind``: an ambiguous value is counted for that record kind."""
-        if type(value) is str and len(value) in _NAIVE_LENGTHS and value[10] in "T ":
-            offset = _ORDINARY_HOURS.get(value[:13])
-            if offset is not None:  # the common case: an hour seen before, not the DST night
-                try:  # parsed as UTC then shifted: cheaper than datetime.replace(tzinfo=...)
-                    return _FROMISO(value + "+00:00") - offset
-                except ValueError:
-                    pass  # parse_naive_or_aware below names the bad value
+        hour_key = _hour_key(value)
+        offset = _ORDINARY_HOURS.get(hour_key)
+        if offset is not None:  # the common case: an hour seen before, not the DST night
+            try:  # parsed as UTC then shifted: cheaper than datetime.replace(tzinfo=...)
+                return _FROMISO(value + "+00:00") - offset
+            except ValueError:
+                pass  # parse_naive_or_aware below names the bad value
         dt = parse_naive_or_aware(value)
         if dt.tzinfo is not None:
             return dt.astimezone(UTC)
-        hour_key = value[:13] if len(value) in _NAIVE_LENGTHS and value[10] in "T " else None
         first_off, second_off, ambiguous = _hour_info(dt)
         if first_off == second_off:  # an ordinary hour (neither the autumn fold nor the spring gap)
             if hour_key is not None:

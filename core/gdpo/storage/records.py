@@ -254,6 +254,10 @@ def _limits(f: Field) -> str:
     return f"{'' if f.min is None else f'{f.min:g}'}..{'' if f.max is None else f'{f.max:g}'}"
 
 
+# whole numbers beyond this go to the generic validation, which reports float() overflowing
+FLOAT_SAFE_INT = 2**1000
+
+
 def _float(value, kind, f: Field):
     t = type(value)
     if t is float:
@@ -479,7 +483,7 @@ def _compile_fast_validator(cls: type[Record]) -> None:
     lines.append(f"    return _new(cls, ({', '.join(names)},))")
     namespace = {"_KNOWN": frozenset(spec.field_names), "_slow": Record._validated.__func__, "_new": tuple.__new__,
                  "_INF": math.inf, "_datetime": _dt.datetime, "_date": _dt.date, "_UTC": UTC,
-                 "_FLOAT_LIMIT": 2**1000}
+                 "_FLOAT_LIMIT": FLOAT_SAFE_INT}
     exec("\n".join(lines), namespace)  # noqa: S102  (source built from the specs above only)
     cls._validated = classmethod(namespace["_validated"])
 
