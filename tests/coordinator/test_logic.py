@@ -203,6 +203,53 @@ def test_opportunistic_needed_before_expensive_block():
     assert "cheapest quarters needed" in d.reason
 
 
+# A winter evening: an expensive block from 17:00 to 22:00 local, cheap night from 22:00.
+EVENING = local(2026, 12, 3, 17, 0)
+WINTER_EVENING = quarters(EVENING, [1.33, 1.325, 1.22] + [1.30] * 17 + [0.53] * 40)
+
+
+@pytest.mark.parametrize("offset_q", [0, 1, 2, 10, 19])
+def test_no_grid_charge_inside_an_expensive_block(offset_q):
+    # The old rule took "the window before the next expensive block" as the current quarter
+    # alone (the block's next quarter counted as "next"), and charged at 1.33 / 1.325 / 1.22.
+    now = EVENING + _dt.timedelta(minutes=15 * offset_q)
+    d = run(tele(now, soc=30), WINTER_EVENING, now=now)
+    assert d.action == WAIT and d.rule == "expensive_block", d.reason
+    assert d.energy_kwh is None
+
+
+def test_expensive_block_holds_even_when_all_ahead_is_expensive():
+    # The whole look-ahead is expensive: "close to the cheapest" must not start a charge either.
+    now = EVENING
+    d = run(tele(now, soc=30), quarters(EVENING, [1.30] * 60), now=now)
+    assert (d.action, d.rule) == (WAIT, "expensive_block")
+
+
+def test_normal_rule_never_starts_inside_an_expensive_block():
+    now = EVENING
+    d = run(tele(now, soc=70), quarters(EVENING, [1.30] * 96), now=now)
+    assert d.action == WAIT and d.rule != "normal"
+
+
+def test_charges_again_when_the_block_ends():
+    now = EVENING + _dt.timedelta(hours=5)  # 22:00, first cheap quarter
+    d = run(tele(now, soc=30), WINTER_EVENING, now=now)
+    assert (d.action, d.rule) == (CHARGE, "opportunistic")
+    assert d.price_pln_kwh == pytest.approx(0.53)
+
+
+def test_emergency_still_charges_inside_an_expensive_block():
+    d = run(tele(EVENING, soc=4), WINTER_EVENING, now=EVENING)
+    assert (d.action, d.rule) == (CHARGE, "emergency")
+
+
+def test_critical_still_charges_inside_an_expensive_block():
+    # 1.15 <= the critical cap 1.20 and nothing 30 % cheaper within the allowed wait.
+    prices = quarters(EVENING, [1.15] * 96)
+    d = run(tele(EVENING, soc=10), prices, now=EVENING)
+    assert (d.action, d.rule) == (CHARGE, "critical")
+
+
 # --------------------------------------------------------------------------- rule 8: normal
 
 

@@ -15,9 +15,10 @@ the rule that matched, why, and the numbers it used. First match wins:
 5. PV surplus (PV - load >= 1500 W, SOC < 95 %): no grid charging by the rules below
 6. super-cheap (<= 0.30 PLN/kWh or market <= 0): charge toward 100 %
 7. opportunistic (SOC < 50 %): price <= 1.15 x cheapest of 12 h, or among the cheapest
-   quarters needed to reach 85 % before the next expensive block
+   quarters needed to reach 85 % before the next expensive block; never while the current
+   quarter is itself expensive (a wait, rule ``expensive_block``)
 8. normal (SOC >= 50 %): below 85 %, at most 4 sessions a day, price <= 1.10 x cheapest of
-   24 h and among the cheapest quarters needed to reach 95 %
+   24 h and among the cheapest quarters needed to reach 95 %; not inside an expensive block
 9. otherwise self-use (wait)
 
 No new session starts within ``restart_block_min`` of a stop, except in an emergency.
@@ -304,11 +305,26 @@ def next_expensive_start(c: _Ctx, hours: float, threshold: float) -> _dt.datetim
     return None
 
 
+def inside_expensive_block(c: _Ctx) -> Decision | None:
+    """A wait when the current quarter is itself expensive: above the critical level (rules 3
+    and 4 come first) no rule grid-charges inside an expensive block."""
+    threshold = c.ch["opportunistic"]["expensive_price_pln_kwh"]
+    if c.price < threshold:
+        return None
+    return c.decision(WAIT, "expensive_block", f"SOC {c.soc:g} %: price {c.price:.3f} >= {threshold:g} PLN/kWh, "
+                      "inside an expensive block: no grid charging above the critical level",
+                      expensive_price_pln_kwh=threshold)
+
+
 def rule_opportunistic(c: _Ctx) -> Decision | None:
-    """7. Half-empty battery: take a price close to the cheapest ahead, or a needed cheap quarter."""
+    """7. Half-empty battery: take a price close to the cheapest ahead, or a needed cheap quarter;
+    never inside an expensive block."""
     o = c.ch["opportunistic"]
     if c.soc >= o["max_soc_pct"]:
         return None
+    blocked = inside_expensive_block(c)
+    if blocked is not None:
+        return blocked
     cheapest = c.horizon.cheapest(o["lookahead_h"])
     limit = cheapest * o["cheapest_factor"] if cheapest >= 0 else cheapest / o["cheapest_factor"]
     expensive = next_expensive_start(c, o["lookahead_h"], o["expensive_price_pln_kwh"])
@@ -331,6 +347,8 @@ def rule_normal(c: _Ctx) -> Decision | None:
     """8. Well-charged battery: top up only in the cheapest quarters of the day ahead."""
     n = c.ch["normal"]
     if c.soc >= n["max_start_soc_pct"]:
+        return None
+    if inside_expensive_block(c) is not None:
         return None
     if c.state.started_today >= n["max_sessions_per_day"]:
         return c.decision(WAIT, "normal", f"{c.state.started_today} sessions today (max {n['max_sessions_per_day']})")
