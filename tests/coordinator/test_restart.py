@@ -8,7 +8,6 @@ gdpo's current mode; a clean shutdown always leaves the user's mode.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as _dt
 
 import pytest
@@ -233,6 +232,11 @@ async def test_without_read_mode_the_users_mode_is_assumed(sim, caplog):
     assert not await ex.release()
 
 
-def test_no_event_loop_blocking_helpers():
-    """The module stays importable without a loop (nothing runs at import)."""
-    assert asyncio.iscoroutinefunction(Executor.reconcile)
+async def test_a_mode_not_read_at_start_is_read_before_the_first_command(sim):
+    """The inverter did not answer at start: the first decision reads the real mode first,
+    so a leftover charge is not hidden by "no change"."""
+    await leave_charging(sim)
+    ex = Executor(await gateway_for(sim), rule_config())
+    r = await ex.apply(dec("wait"), T0)
+    assert r == {"commanded": True, "mode": "self_use"} and ex.reconciled
+    assert (await ex.gateway.read_mode()).mode == OperationMode.GENERAL

@@ -55,6 +55,7 @@ class Executor:
         self.commands: list[tuple[_dt.datetime, str, dict[str, Any]]] = []
         self.user_mode: str | None = None  # the operation mode name taken as the user's (found at start)
         self.adopted: Mode | None = None   # a leftover mode found at start, if any
+        self.reconciled = False            # the real mode was read (or cannot be read)
 
     async def reconcile(self, now: _dt.datetime) -> dict[str, Any]:
         """At start: read the real mode and take a leftover grid charge or export (a process
@@ -63,8 +64,10 @@ class Executor:
         read_mode = getattr(self.gateway, "read_mode", None)
         if read_mode is None:
             log.info("the inverter gateway cannot read the mode: assuming the user's mode at start")
+            self.reconciled = True
             return {"mode": None, "adopted": None, "assumed": True}
         state = await read_mode()
+        self.reconciled = True
         name = _mode_name(state.mode)
         power = abs(state.eco_power_pct) if state.eco_power_pct is not None else None
         if name == CHARGE_MODE:
@@ -112,6 +115,11 @@ class Executor:
         """Command the inverter if the decision changes the mode; returns what happened."""
         if decision.action == HOLD:
             return {"commanded": False, "why": "hold: inputs unknown"}
+        if not self.reconciled:  # the inverter did not answer at start: read its real mode now
+            try:
+                await self.reconcile(now)
+            except Exception as exc:
+                log.warning("could not read the inverter's mode: %s", exc)
         wanted = self.wanted_mode(decision)
         if wanted is None or wanted == self.mode:
             return {"commanded": False, "why": "no change"}
@@ -143,8 +151,12 @@ class Executor:
             await self.gateway.self_use()
             self.mode, sent = Mode(), True
         read_mode = getattr(self.gateway, "read_mode", None)
-        if read_mode is not None:
-            name = _mode_name((await read_mode()).mode)
+        try:
+            name = _mode_name((await read_mode()).mode) if read_mode is not None else None
+        except Exception as exc:  # still restore what the gateway saved
+            log.warning("could not read the inverter's mode back at shutdown: %s", exc)
+            name = None
+        if name is not None:
             if name in (CHARGE_MODE, SELL_MODE) or (self.user_mode is not None and name != self.user_mode
                                                       and self.user_mode == SELF_USE_MODE):
                 log.warning("inverter in %s at shutdown (not the user's mode %s): commanding self-use",
