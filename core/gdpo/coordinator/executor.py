@@ -157,8 +157,8 @@ class Executor:
             log.warning("could not read the inverter's mode back at shutdown: %s", exc)
             name = None
         if name is not None:
-            if name in (CHARGE_MODE, SELL_MODE) or (self.user_mode is not None and name != self.user_mode
-                                                      and self.user_mode == SELF_USE_MODE):
+            # gdpo's own modes are never the user's; after a leftover the user's mode is self-use
+            if name in (CHARGE_MODE, SELL_MODE) or (self.user_mode == SELF_USE_MODE and name != SELF_USE_MODE):
                 log.warning("inverter in %s at shutdown (not the user's mode %s): commanding self-use",
                             name, self.user_mode or SELF_USE_MODE)
                 await self.gateway.self_use()
