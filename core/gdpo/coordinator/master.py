@@ -91,8 +91,8 @@ class MasterCoordinator:
         self._stats_day = now.astimezone(zone(self.tz)).date()
         await self.reconcile(now)
         first_reading = now + _dt.timedelta(seconds=self.telemetry_interval_s) if self.readings else now
-        timers = {"telemetry": first_reading, "decision": now, "heartbeat": now + self._every("heartbeat_interval_s"),
-                  "pv": now}
+        timers = {"telemetry": first_reading, "decision": now,
+                  "heartbeat": now + self._every("heartbeat_interval_s"), "pv": now}
         try:
             while not self._stop.is_set():
                 due_name = min(timers, key=lambda k: (timers[k], list(timers).index(k)))

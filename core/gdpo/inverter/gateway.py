@@ -203,7 +203,8 @@ class InverterGateway:
         return snapshot_from_sensors(data, self._now())
 
     async def read_mode(self) -> ModeState:
-        """The operation mode, the eco group in force (if an eco mode) and the EMS mode."""
+        """The operation mode, the eco group in force (if an eco mode) and the EMS mode (the
+        executor reads it at start, to find a leftover of an earlier process, and at shutdown)."""
         return await self._call("the mode read", self._mode_state)
 
     # -- commands -----------------------------------------------------------------------
