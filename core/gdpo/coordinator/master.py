@@ -89,8 +89,10 @@ class MasterCoordinator:
         except Exception as exc:  # the database is down (writes go to the spool): carry on
             self._error(f"could not read today's sessions: {exc}")
         self._stats_day = now.astimezone(zone(self.tz)).date()
-        timers = {"telemetry": now, "decision": now, "heartbeat": now + self._every("heartbeat_interval_s"),
-                  "pv": now}
+        await self.reconcile(now)
+        first_reading = now + _dt.timedelta(seconds=self.telemetry_interval_s) if self.readings else now
+        timers = {"telemetry": first_reading, "decision": now,
+                  "heartbeat": now + self._every("heartbeat_interval_s"), "pv": now}
         try:
             while not self._stop.is_set():
                 due_name = min(timers, key=lambda k: (timers[k], list(timers).index(k)))
@@ -105,6 +107,32 @@ class MasterCoordinator:
                 timers[due_name] = await self._fire(due_name, now, due)
         finally:
             await self.shutdown()
+
+    async def reconcile(self, now: _dt.datetime) -> dict[str, Any]:
+        """Before the first decision: read the inverter's real mode. A grid charge left by a
+        process that died mid-charge is adopted as an active session measured from now (the
+        first decision continues it or stops it); a leftover export is stopped by the first
+        decision. Never raises: an inverter that does not answer is reported."""
+        try:
+            found = await self.executor.reconcile(now)
+        except Exception as exc:
+            self._error(f"could not read the inverter's mode at start: {exc}")
+            return {"mode": None, "adopted": None, "error": str(exc)}
+        if found.get("adopted") is None:
+            return found
+        self.status(f"inverter found in {found['mode']} at start (left by an earlier process): "
+                    + ("adopted as a charging session" if found["adopted"] == "charge"
+                       else "the first decision ends it unless it wants to sell"))
+        if found["adopted"] == "charge" and self.sessions.active is None:
+            try:
+                await self.refresh_prices(now)
+                await self.telemetry_tick(now)
+                await self.sessions.adopt(self.reading, self._quarter(now), now,
+                                          target_soc_pct=found.get("target_soc_pct"))
+            except Exception as exc:
+                self._error(f"could not adopt the charge found at start: {exc}")
+        self.state = self._current_state()
+        return found
 
     def _every(self, key: str) -> _dt.timedelta:
         return _dt.timedelta(seconds=self.config["coordinator"][key])

@@ -111,6 +111,7 @@ class MultiSessionManager:
         self.active_id: str | None = None
         self.meter: SessionMeter | None = None
         self.plan_horizon_end: _dt.datetime | None = None
+        self.interrupted_id: str | None = None  # the session a crash left active (closed as failed by load)
 
     # -- reading -----------------------------------------------------------------
     async def load(self, now: _dt.datetime) -> None:
@@ -121,6 +122,7 @@ class MultiSessionManager:
             self.sessions[s.session_id] = s
         for s in list(self.sessions.values()):
             if s.status == "active":
+                self.interrupted_id = s.session_id
                 await self._put(s.replace(status="failed", end_ts=now,
                                           payload={**s.payload, "end_reason": "the coordinator stopped mid-session"}))
 
@@ -207,6 +209,30 @@ class MultiSessionManager:
         self.active_id = rec.session_id
         self.meter = SessionMeter("import")
         self.meter.observe(reading, quarter.period_start, quarter.final_pln_kwh)
+        return await self._put(rec)
+
+    async def adopt(self, reading: Telemetry | None, quarter: Any, now: _dt.datetime, *,
+                    target_soc_pct: float | None) -> ChargingSession:
+        """Open an active session for a grid charge found running at start (a process that
+        died mid-charge left it): measured from ``now``; the session the crash left (closed
+        as ``failed``) is named in the payload."""
+        reason = "grid charge found running at start: adopted after a restart, measured from now"
+        lost = self.sessions.get(self.interrupted_id) if self.interrupted_id else None
+        # the charge ran before the restart: its minimum run counts from its real start (the lost
+        # session's), or is taken as done when that is unknown, so a price rule may stop it at once
+        started = (lost.payload.get("started_ts") if lost is not None else None) or \
+            (now - _dt.timedelta(minutes=self.config["charging"]["min_run_min"])).isoformat()
+        rec = ChargingSession(session_id=f"charge:{now.isoformat()}", start_ts=now, status="active",
+                              target_soc_pct=target_soc_pct, origin="decision",
+                              payload={"started_ts": started, "measured_from_ts": now.isoformat(),
+                                       "start_rule": "restart", "start_reason": reason,
+                                       "adopted": True, "adopted_from": self.interrupted_id,
+                                       "stop_price_pln_kwh": self.config["charging"]["high_price_cap_pln_kwh"],
+                                       "start_soc_pct": reading.battery_soc_pct if reading is not None else None})
+        self.active_id = rec.session_id
+        self.meter = SessionMeter("import")
+        if reading is not None and quarter is not None:
+            self.meter.observe(reading, quarter.period_start, quarter.final_pln_kwh)
         return await self._put(rec)
 
     async def observe(self, reading: Telemetry, quarter: Any) -> None:

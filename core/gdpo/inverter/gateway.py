@@ -7,6 +7,8 @@
 * commands write a setting only when what was read differs, and read it back after;
 * ``sell`` saves the user's export limit and DoD first; they are restored when selling ends
   (``self_use``, ``charge``, ``restore_user_limits`` or ``shutdown``);
+* a grid charge or export found before gdpo's first command (left by a process that died
+  mid-session) is not taken as the user's mode: the user's mode is then self-use;
 * after a failure the next attempt waits (exponential backoff); meanwhile calls fail fast
   with :class:`InverterUnavailable`.
 """
@@ -31,6 +33,9 @@ log = logging.getLogger(__name__)
 UTC = dt.timezone.utc
 ECO_MODES = (OperationMode.ECO, OperationMode.ECO_CHARGE, OperationMode.ECO_DISCHARGE)
 ECO_GROUPS = ("eco_mode_1", "eco_mode_2", "eco_mode_3", "eco_mode_4")
+# the modes gdpo's own commands set (an all-day eco charge or discharge): found before gdpo's
+# first command they are a leftover of a process that died mid-session, not the user's mode
+LEFTOVER_MODES = (OperationMode.ECO_CHARGE, OperationMode.ECO_DISCHARGE)
 
 
 class InverterGatewayError(Exception):
@@ -198,7 +203,8 @@ class InverterGateway:
         return snapshot_from_sensors(data, self._now())
 
     async def read_mode(self) -> ModeState:
-        """The operation mode, the eco group in force (if an eco mode) and the EMS mode."""
+        """The operation mode, the eco group in force (if an eco mode) and the EMS mode (the
+        executor reads it at start, to find a leftover of an earlier process, and at shutdown)."""
         return await self._call("the mode read", self._mode_state)
 
     # -- commands -----------------------------------------------------------------------
@@ -250,6 +256,11 @@ class InverterGateway:
 
     async def _remember_user_mode(self, inv: goodwe.Inverter, current: ModeState) -> None:
         if self.user_mode is not None:
+            return
+        if current.mode in LEFTOVER_MODES:
+            log.warning("inverter %s: found in %s before gdpo's first command (left by an earlier process); "
+                        "the user's mode is taken as self-use", self.name, current.mode.name)
+            self.user_mode = UserMode(OperationMode.GENERAL, ())
             return
         groups: list[bytes | None] = []
         if current.mode in ECO_MODES:
