@@ -18,6 +18,7 @@ in the result and skipped by every strategy alike (the battery carries over unch
 
 from __future__ import annotations
 
+import bisect
 import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
@@ -33,6 +34,7 @@ STRATEGIES = ("none", "self", "rules", "optimiser", "optimum")
 DT_H = 0.25
 FORECAST_WEEKS = 4
 FORECAST_DAYS = 7
+KNOWN_AHEAD = _dt.timedelta(hours=50)  # day-ahead prices never reach further
 
 
 class BacktestError(ValueError):
@@ -150,6 +152,7 @@ class Forecaster:
     def __init__(self, quarters: Sequence[Quarter], tz: str):
         self.tz = zone(tz)
         self.by_key: dict[tuple[_dt.date, int, int], tuple[float, float]] = {}
+        self.cache: dict[tuple[_dt.datetime, _dt.date], tuple[float | None, float | None]] = {}
         for q in quarters:
             if q.load_kw is not None and q.pv_kw is not None:
                 local = q.start.astimezone(self.tz)
@@ -161,6 +164,13 @@ class Forecaster:
 
     def at(self, t: _dt.datetime, today: _dt.date, last: tuple[float, float]) -> tuple[float, float]:
         """(load_kw, pv_kw) forecast for quarter ``t``, knowing days before ``today``."""
+        key = (t, today)
+        if key not in self.cache:
+            self.cache[key] = self._from_history(t, today)
+        load, pv = self.cache[key]
+        return (last[0] if load is None else load, last[1] if pv is None else pv)
+
+    def _from_history(self, t: _dt.datetime, today: _dt.date) -> tuple[float | None, float | None]:
         local = t.astimezone(self.tz)
         weeks = [local.date() - _dt.timedelta(days=7 * k) for k in range(1, FORECAST_WEEKS + 1)]
         weeks = [d for d in weeks if d < today]
@@ -169,8 +179,7 @@ class Forecaster:
             [d for d in weeks if (d, local.hour, local.minute) in self.by_key]) >= 2 else None
         if load is None:
             load = self._mean(recent, local.hour, local.minute, 0)
-        pv = self._mean(recent, local.hour, local.minute, 1)
-        return (last[0] if load is None else load, last[1] if pv is None else pv)
+        return load, self._mean(recent, local.hour, local.minute, 1)
 
 
 @dataclass
@@ -254,8 +263,11 @@ def _policy(name: str, replay: Replay, model: BatteryModel, battery: Battery):
 
 
 def _known_prices(quarters: Sequence[Quarter], now: _dt.datetime) -> list[Any]:
-    return [q.price for q in quarters if q.price is not None and q.start >= now - QUARTER
-            and q.known_at is not None and q.known_at <= now]
+    """Prices published by ``now``, from the quarter before it on (``quarters`` sorted by start)."""
+    first = bisect.bisect_left(quarters, now - QUARTER, key=lambda q: q.start)
+    last = bisect.bisect_left(quarters, now + KNOWN_AHEAD, key=lambda q: q.start)
+    return [q.price for q in quarters[first:last]
+            if q.price is not None and q.known_at is not None and q.known_at <= now]
 
 
 class RulesPolicy:

@@ -187,8 +187,10 @@ def solve(load_kw: Sequence[float], pv_kw: Sequence[float], buy_pln_kwh: Sequenc
     h.setOptionValue("threads", 1)
     started = time.perf_counter()
     h.passModel(lp)
+    run_started = time.perf_counter()
     h.run()
-    solve_ms = (time.perf_counter() - started) * 1000
+    done = time.perf_counter()
+    solve_ms, run_ms = (done - started) * 1000, (done - run_started) * 1000
     status = h.getModelStatus()
     if status != highspy.HighsModelStatus.kOptimal:
         text = h.modelStatusToString(status)
@@ -198,7 +200,7 @@ def solve(load_kw: Sequence[float], pv_kw: Sequence[float], buy_pln_kwh: Sequenc
     return Plan(charge_kw=x[C:C + n], discharge_kw=x[D:D + n], import_kw=x[I:I + n], export_kw=x[E:E + n],
                 soc_kwh=x[S:S + n], buy_pln_kwh=buy, sell_pln_kwh=sell, surplus_kw=surplus,
                 objective_pln=float(h.getInfo().objective_function_value), solve_ms=solve_ms,
-                binaries=binaries, status=h.modelStatusToString(status))
+                binaries=binaries, status=h.modelStatusToString(status), extra={"run_ms": run_ms})
 
 
 _banner_done = False
