@@ -36,9 +36,10 @@ def unique_start() -> _dt.datetime:
     return _dt.datetime(2030 + n % 70, 1, 5 + n // 70 % 20, 22, 0)  # the inverter clock holds years to 2255
 
 
-def write_config(tmp_path: Path, data_storage: dict) -> Path:
+def write_config(tmp_path: Path, data_storage: dict, strategy: str = "rules") -> Path:
+    """A config file; the end-to-end night checks the rules' sessions (the optimiser has its own test)."""
     path = tmp_path / "gdpo.yaml"
-    path.write_text(yaml.safe_dump({"data_storage": data_storage, "prices": NO_PSE}))
+    path.write_text(yaml.safe_dump({"data_storage": data_storage, "prices": NO_PSE, "coordinator": {"strategy": strategy}}))
     return path
 
 
@@ -58,8 +59,9 @@ def hybrid_storage(tmp_path: Path) -> dict:
             "sqlite": {"path": str(tmp_path / "data" / "gdpo.db")}, "timescaledb": {"dsn": dsn}}
 
 
-async def simulated_night(tmp_path: Path, data_storage: dict, *, speed: float, hours: int, local_start=START):
-    cfg = load_config(write_config(tmp_path, data_storage), env={})
+async def simulated_night(tmp_path: Path, data_storage: dict, *, speed: float, hours: int, local_start=START,
+                          strategy: str = "rules"):
+    cfg = load_config(write_config(tmp_path, data_storage, strategy), env={})
     start = local_start.replace(tzinfo=zone("Europe/Warsaw")).astimezone(_dt.timezone.utc)
     lines: list[str] = []
     t0 = time.monotonic()

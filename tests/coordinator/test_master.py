@@ -21,6 +21,8 @@ DAY = _dt.date(2026, 3, 10)
 NOW = _dt.datetime(2026, 3, 10, 10, 0, tzinfo=ZoneInfo("Europe/Warsaw")).astimezone(_dt.timezone.utc)
 NO_PSE = {"prices": {"pse_base_url": "http://127.0.0.1:9/api", "retries": 0}}
 
+RULES = rule_config({"coordinator": {"strategy": "rules"}})  # these tests follow the rules' sessions
+
 
 def market_day(day: _dt.date, factor: float = 1.0) -> MarketDay:
     """The sample day's shape as a real (non-sample) market day, prices times ``factor``."""
@@ -37,7 +39,7 @@ async def coordinator(storage):
     await gateway.connect()
     await save_day(storage, market_day(DAY), NOW)
     async with PriceService(storage, NO_PSE) as prices:
-        coord = MasterCoordinator(storage, gateway, None, prices, rule_config(), clock=clock)
+        coord = MasterCoordinator(storage, gateway, None, prices, RULES, clock=clock)
         coord.collector = EnhancedDataCollector(storage, gateway, now=clock.now, price_source=coord.price_for)
         coord.fetch_prices = False
         coord.started_at = clock.now()

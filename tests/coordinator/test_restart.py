@@ -30,6 +30,8 @@ NO_PSE = {"prices": {"pse_base_url": "http://127.0.0.1:9/api", "retries": 0, "ti
 NIGHT = _dt.datetime(2026, 3, 9, 22, 0, tzinfo=zone("Europe/Warsaw")).astimezone(UTC)  # cheap quarters ahead
 SPEED = 600.0  # 15 simulated minutes in 1.5 s
 
+RULES = rule_config({"coordinator": {"strategy": "rules"}})  # these tests follow the rules' sessions
+
 
 def sqlite(tmp_path) -> dict:
     return {"backend": "sqlite", "sqlite": {"path": str(tmp_path / "gdpo.db")}}
@@ -43,7 +45,7 @@ async def gateway_for(server, clock=None) -> InverterGateway:
 
 
 def coordinator(storage, gateway, prices, clock) -> MasterCoordinator:
-    coord = MasterCoordinator(storage, gateway, None, prices, rule_config(), clock=clock)
+    coord = MasterCoordinator(storage, gateway, None, prices, RULES, clock=clock)
     coord.collector = EnhancedDataCollector(storage, gateway, now=clock.now, price_source=coord.price_for)
     coord.fetch_prices = False
     return coord

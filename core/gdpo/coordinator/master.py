@@ -24,11 +24,11 @@ from gdpo.coordinator.clock import Clock, RealClock
 from gdpo.coordinator.daily_stats import compute_daily_stats
 from gdpo.coordinator.executor import Executor
 from gdpo.coordinator.interfaces import DataCollector, InverterGateway, PriceSource
-from gdpo.coordinator.logic import HybridChargingLogic
 from gdpo.coordinator.model import CHARGE, CONTINUE, SELL, STOP, Decision, Telemetry, quarter_start
 from gdpo.coordinator.pv_forecast import PVForecaster
 from gdpo.coordinator.selling import BatterySellingAnalytics
 from gdpo.coordinator.sessions import MultiSessionManager
+from gdpo.coordinator.strategy import OptimiserStrategy, make_strategy
 from gdpo.storage.aggregate import local_midnight_utc, zone
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class MasterCoordinator:
         self.tz = config["coordinator"]["timezone"]
         self.telemetry_interval_s = telemetry_interval_s
         self.status = status or (lambda line: None)
-        self.logic = HybridChargingLogic(config)
+        self.logic = make_strategy(config)
         self.executor = Executor(gateway, config)
         self.sessions = MultiSessionManager(storage, config)
         self.selling = BatterySellingAnalytics(storage, config)
@@ -247,8 +247,15 @@ class MasterCoordinator:
         if self.sessions.active is not None:
             await self.sessions.checkpoint()
         reading = self.reading
+        extra = {}
+        if isinstance(self.logic, OptimiserStrategy):
+            try:
+                await self.logic.prepare(self.storage, now)
+            except Exception as exc:  # no history (or the database is down): forecast from the reading
+                self._error(f"load forecast unavailable: {exc}")
+            extra["pv_at"] = self.pv.power_at
         decision = self.logic.decide(reading, prices, self.sessions.today(now), now,
-                                     pv_forecast_w=self.pv.power_at(now))
+                                     pv_forecast_w=self.pv.power_at(now), **extra)
         result = await self._execute(decision, now)
         await self._store_decision(decision, result)
         sell = self.selling.decide(reading, prices, now)

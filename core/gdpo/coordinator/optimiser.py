@@ -54,17 +54,13 @@ class BatteryModel:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "BatteryModel":
         """The model of the ``battery`` and ``optimiser`` config sections."""
-        b = config["battery"]
-        o = config.get("optimiser") or {}
-        return cls(capacity_kwh=b["capacity_kwh"], min_soc_pct=o.get("min_soc_pct", 10.0),
-                   max_soc_pct=o.get("max_soc_pct", 100.0),
+        b, o = config["battery"], config["optimiser"]
+        return cls(capacity_kwh=b["capacity_kwh"], min_soc_pct=o["min_soc_pct"], max_soc_pct=o["max_soc_pct"],
                    charge_power_kw=b["max_charge_power_w"] / 1000,
-                   discharge_power_kw=o.get("max_discharge_power_w", b["max_charge_power_w"]) / 1000,
-                   charge_efficiency=b["charge_efficiency"],
-                   discharge_efficiency=o.get("discharge_efficiency", b["charge_efficiency"]),
-                   cycle_cost_pln_kwh=o.get("cycle_cost_pln_kwh", 0.05),
-                   import_limit_kw=o.get("grid_import_limit_w", 14000.0) / 1000,
-                   export_limit_kw=o.get("grid_export_limit_w", 10000.0) / 1000)
+                   discharge_power_kw=o["max_discharge_power_w"] / 1000,
+                   charge_efficiency=b["charge_efficiency"], discharge_efficiency=o["discharge_efficiency"],
+                   cycle_cost_pln_kwh=o["cycle_cost_pln_kwh"], import_limit_kw=o["grid_import_limit_w"] / 1000,
+                   export_limit_kw=o["grid_export_limit_w"] / 1000)
 
     def soc_kwh(self, soc_pct: float) -> float:
         """State of charge in kWh."""

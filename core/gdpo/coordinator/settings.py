@@ -1,6 +1,6 @@
 """Config sections of the coordinator: ``coordinator`` (timers), ``charging`` (the decision
 rules of DOMAIN.md section 4), ``battery`` (capacity and guards), ``selling`` (battery
-selling, off by default) and ``pv_forecast``.
+selling, off by default), ``pv_forecast`` and ``optimiser`` (the battery model of the plan).
 
 Every number of the rules is here with its default; a config file holding only a
 ``data_storage`` section is enough to run.
@@ -19,6 +19,26 @@ COORDINATOR_SCHEMA = {
     "status_interval_s": Option("float", 900.0, "Least seconds between two status lines of `gdpo run` (printed after decisions)", min=1),
     "max_telemetry_age_s": Option("float", 180.0, "Telemetry older than this never starts a charge", min=1),
     "timezone": Option("str", "Europe/Warsaw", "Local timezone for days and the daily plan"),
+    "strategy": Option("str", "optimiser",
+                       "How grid charging is decided: optimiser (a plan over the known prices, the rules' safety "
+                       "guards first) or rules (the charging rules alone); see docs/OPTIMISER.md",
+                       choices=["optimiser", "rules"]),
+}
+
+OPTIMISER_SCHEMA = {
+    "min_soc_pct": Option("float", 10.0, "The plan never discharges below this SOC", min=0, max=100),
+    "max_soc_pct": Option("float", 100.0, "The plan never charges above this SOC", min=0, max=100),
+    "max_discharge_power_w": Option("float", 5000.0, "Largest battery discharge power, W", min=100),
+    "discharge_efficiency": Option("float", 0.95, "Share of battery energy that reaches the AC side",
+                                   min=0.1, max=1),
+    "cycle_cost_pln_kwh": Option("float", 0.05, "Wear cost of each kWh discharged from the battery, PLN", min=0),
+    "grid_import_limit_w": Option("float", 14000.0, "Largest grid import (the connection), W", min=100),
+    "grid_export_limit_w": Option("float", 10000.0, "Largest grid export, W", min=0),
+    "time_limit_s": Option("float", 2.0, "Longest solve; beyond it the rules decide", min=0.05, max=60),
+    "mip_gap_pct": Option("float", 1.0, "Relative optimality gap accepted when binaries are needed, %",
+                          min=0, max=50),
+    "load_history_days": Option("int", 28, "Days of stored load the load forecast is built from", min=1,
+                                max=365),
 }
 
 BATTERY_SCHEMA = {
@@ -113,6 +133,7 @@ SECTIONS = {
     "charging": CHARGING_SCHEMA,
     "selling": SELLING_SCHEMA,
     "pv_forecast": PV_FORECAST_SCHEMA,
+    "optimiser": OPTIMISER_SCHEMA,
 }
 
 
