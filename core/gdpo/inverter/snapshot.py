@@ -15,6 +15,8 @@ What real ET captures show, and how this conversion follows it:
   ``meter_e_total_exp``). ``e_day_imp`` / ``e_day_exp`` / ``e_total_imp`` / ``e_total_exp``
   count the inverter's own AC port, not the grid; they are kept as ``inverter_ac_*``.
   Counters that both read 0 are a meter block without data: unknown (None), not 0 kWh.
+* A battery block of zeros (SOC and state of health both 0: no BMS data) leaves SOC and
+  temperature unknown; without a battery, its voltage and current are unknown too.
 * Battery energy counters are the lifetime ones (``e_bat_charge_total`` /
   ``e_bat_discharge_total``), the day counters beside them; a second battery's power
   (``pbattery2``) is added to the first.
@@ -115,12 +117,18 @@ def has_battery(data: Mapping[str, Any]) -> bool:
     return data.get("battery_mode") not in (None, 0) or data.get("battery2_mode") not in (None, 0)
 
 
+def battery_block_empty(data: Mapping[str, Any]) -> bool:
+    """Whether the battery block (37000) holds no BMS data: SOC and state of health both 0."""
+    return _number(data, "battery_soc") == 0.0 and _number(data, "battery_soh") == 0.0
+
+
 def snapshot_from_sensors(data: Mapping[str, Any], ts: dt.datetime) -> InverterSnapshot:
     """Convert a ``read_runtime_data()`` dict of an ET into an :class:`InverterSnapshot`."""
     battery = has_battery(data)
-    voltage = _number(data, "vbattery1")
-    if voltage == 0.0 and battery:
+    voltage = _number(data, "vbattery1") if battery else None
+    if voltage == 0.0:
         voltage = None   # the library maps an undefined (0xFFFF) voltage register to 0
+    bms = not battery_block_empty(data)
     grid = _number(data, "active_power")   # GoodWe: > 0 export
     if grid is None:
         grid = _number(data, "meter_active_power_total")
@@ -137,11 +145,11 @@ def snapshot_from_sensors(data: Mapping[str, Any], ts: dt.datetime) -> InverterS
 
     return InverterSnapshot(
         ts=ts,
-        battery_soc_pct=_number(data, "battery_soc"),
+        battery_soc_pct=_number(data, "battery_soc") if bms else None,
         battery_power_w=_negated(battery_total),
         battery_voltage_v=voltage,
-        battery_current_a=_negated(_number(data, "ibattery1")),
-        battery_temp_c=_number(data, "battery_temperature"),
+        battery_current_a=_negated(_number(data, "ibattery1")) if battery else None,
+        battery_temp_c=_number(data, "battery_temperature") if bms else None,
         pv_power_w=pv,
         grid_power_w=_negated(grid),
         grid_voltage_v=_number(data, "vgrid"),
