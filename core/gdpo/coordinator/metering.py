@@ -4,7 +4,9 @@ Energy is never integrated from power samples: each quarter's energy is the diff
 the meter's lifetime import (or export) counter and of the battery's charge counter
 between two readings. A quarter's grid-charge energy is the smaller of the two deltas
 (what came from the grid and went into the battery); its cost is that energy times the
-quarter's final price.
+quarter's final price. A counter that is unknown (None: no meter data) is never taken as 0:
+the quarter uses the other counter and says so (``measured_by``), and a quarter with neither
+is unknown (None), as is a session none of whose quarters was measured.
 """
 
 from __future__ import annotations
@@ -35,8 +37,19 @@ class QuarterEnergy:
     battery_kwh: float | None
 
     @property
+    def known(self) -> bool:
+        """Whether either counter measured this quarter."""
+        return self.grid_kwh is not None or self.battery_kwh is not None
+
+    @property
+    def measured_by(self) -> str:
+        """Which counters the energy comes from: ``grid+battery``, ``grid``, ``battery`` or ``unknown``."""
+        parts = [name for name, v in (("grid", self.grid_kwh), ("battery", self.battery_kwh)) if v is not None]
+        return "+".join(parts) or "unknown"
+
+    @property
     def energy_kwh(self) -> float:
-        """Grid-charge energy: the smaller known delta (0 when neither is known)."""
+        """Grid-charge energy: the smaller known delta (0 when neither is known; see ``known``)."""
         known = [v for v in (self.grid_kwh, self.battery_kwh) if v is not None]
         return min(known) if known else 0.0
 
@@ -48,8 +61,9 @@ class QuarterEnergy:
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form (stored in the session's payload)."""
         return {"period_start": self.period_start.isoformat(), "price_pln_kwh": self.price_pln_kwh,
-                "grid_kwh": self.grid_kwh, "battery_kwh": self.battery_kwh,
-                "energy_kwh": self.energy_kwh, "cost_pln": self.cost_pln}
+                "grid_kwh": self.grid_kwh, "battery_kwh": self.battery_kwh, "measured_by": self.measured_by,
+                "energy_kwh": self.energy_kwh if self.known else None,
+                "cost_pln": self.cost_pln if self.known else None}
 
 
 def _add(a: float | None, b: float | None) -> float | None:
@@ -100,20 +114,25 @@ class SessionMeter:
         self._last_price = None
 
     @property
-    def energy_kwh(self) -> float:
-        """Total measured energy."""
-        return sum(q.energy_kwh for q in self.quarters)
+    def unknown(self) -> bool:
+        """True when quarters were booked but no counter measured any of them."""
+        return bool(self.quarters) and not any(q.known for q in self.quarters)
 
     @property
-    def cost_pln(self) -> float:
-        """Total cost (or revenue): each quarter's energy times its price."""
-        return sum(q.cost_pln for q in self.quarters)
+    def energy_kwh(self) -> float | None:
+        """Total measured energy (None when unknown: no counter measured any quarter)."""
+        return None if self.unknown else sum(q.energy_kwh for q in self.quarters if q.known)
+
+    @property
+    def cost_pln(self) -> float | None:
+        """Total cost (or revenue): each quarter's energy times its price (None when unknown)."""
+        return None if self.unknown else sum(q.cost_pln for q in self.quarters if q.known)
 
     @property
     def avg_price_pln_kwh(self) -> float | None:
         """Energy-weighted average price, None when nothing was measured."""
         e = self.energy_kwh
-        return self.cost_pln / e if e > 1e-12 else None
+        return self.cost_pln / e if e is not None and e > 1e-12 else None
 
     def to_json(self) -> list[dict[str, Any]]:
         """The measured quarters, JSON-ready."""
