@@ -9,6 +9,7 @@ from gdpo.coordinator.model import PriceQuarter, Telemetry
 from gdpo.storage.records import UTC
 
 WARSAW = ZoneInfo("Europe/Warsaw")
+SIM_T0 = _dt.datetime(2026, 3, 10, 1, 0, tzinfo=UTC)  # the start of the `sim` fixture's simulator
 
 
 def local(y, m, d, hh=0, mm=0) -> _dt.datetime:

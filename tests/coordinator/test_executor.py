@@ -11,18 +11,10 @@ from gdpo.coordinator.executor import Executor
 from gdpo.coordinator.logic import rule_config
 from gdpo.coordinator.model import Decision
 from gdpo.inverter.gateway import InverterGateway
-from gdpo.inverter.simulator import start_simulator
+from tests.coordinator.helpers import SIM_T0
 
-T0 = _dt.datetime(2026, 3, 10, 1, 0, tzinfo=_dt.timezone.utc)
+T0 = SIM_T0
 
-
-@pytest.fixture
-async def sim():
-    server = await start_simulator("127.0.0.1", 0, seed=3, start=T0)
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from gdpo.inverter.simulator import start_simulator
 from gdpo.prices import PriceService
 from gdpo.storage import open_storage
 from gdpo.storage.aggregate import zone
+from tests.coordinator.helpers import SIM_T0
 
 UTC = _dt.timezone.utc
 NO_PSE = {"prices": {"pse_base_url": "http://127.0.0.1:9/api", "retries": 0, "timeout_s": 1.0}}
@@ -139,16 +140,8 @@ async def test_killed_mid_charge_then_restarted_at_the_peak_goes_back_to_self_us
 
 
 # -- the executor's reconcile on its own ---------------------------------------------------
-T0 = _dt.datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
+T0 = SIM_T0
 
-
-@pytest.fixture
-async def sim():
-    server = await start_simulator("127.0.0.1", 0, seed=3, start=T0)
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 def dec(action, minutes=0, soc=40.0, target=95.0, rule="normal") -> Decision:

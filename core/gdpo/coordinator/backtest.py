@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from gdpo.coordinator.logic import HybridChargingLogic
-from gdpo.coordinator.model import CHARGE, CONTINUE, HOLD, QUARTER, STOP, Telemetry
+from gdpo.coordinator.model import CHARGE, CONTINUE, HOLD, QUARTER, STOP, Telemetry, export_price
 from gdpo.coordinator.optimiser import BatteryModel, OptimiserError, solve
 from gdpo.storage.aggregate import local_midnight_utc, zone
 
@@ -137,8 +137,7 @@ class Battery:
 
 def export_value(price: Any, use_rce: bool) -> float:
     """The export value of a quarter, PLN/kWh: RCE when on and known, else market; never below 0."""
-    value = price.export_pln_kwh if use_rce and price.export_pln_kwh is not None else price.market_pln_kwh
-    return max(float(value), 0.0)
+    return max(export_price(price) if use_rce else float(price.market_pln_kwh), 0.0)
 
 
 class Forecaster:
@@ -318,8 +317,6 @@ class OptimiserPolicy:
         self.prev: Quarter | None = None
         self.use_rce = replay.use_rce
         self.sells = bool(replay.config["selling"]["enabled"])
-        self.solve_ms: list[float] = []
-        self.fallbacks = 0
 
     def __call__(self, i: int, q: Quarter) -> float | None:
         prev = self.prev or q
@@ -335,9 +332,7 @@ class OptimiserPolicy:
             plan = solve([f[0] for f in fc], [f[1] for f in fc], [p.final_pln_kwh for p in horizon],
                          sell, self.battery.soc_pct, self.model)
         except OptimiserError:
-            self.fallbacks += 1
-            return None
-        self.solve_ms.append(plan.solve_ms)
+            return None  # the coordinator would fall back to the rules' self-use here too
         return float(plan.charge_kw[0]) if plan.action(0) == "charge" else None
 
 
@@ -351,7 +346,6 @@ class PerfectForesight:
                      [export_value(q.price, replay.use_rce) for q in qs], battery.soc_pct, model,
                      time_limit_s=60.0)
         self.charge, self.discharge = plan.charge_kw, plan.discharge_kw
-        self.battery = battery
 
     def __call__(self, i: int, q: Quarter) -> float | None:
         k = self.index[q.start]

@@ -247,15 +247,17 @@ class MasterCoordinator:
         if self.sessions.active is not None:
             await self.sessions.checkpoint()
         reading = self.reading
-        extra = {}
+        args = (reading, prices, self.sessions.today(now), now)
         if isinstance(self.logic, OptimiserStrategy):
             try:
                 await self.logic.prepare(self.storage, now)
             except Exception as exc:  # no history (or the database is down): forecast from the reading
                 self._error(f"load forecast unavailable: {exc}")
-            extra["pv_at"] = self.pv.power_at
-        decision = self.logic.decide(reading, prices, self.sessions.today(now), now,
-                                     pv_forecast_w=self.pv.power_at(now), **extra)
+            # a solve may take up to optimiser.time_limit_s: never on the event loop
+            decision = await asyncio.to_thread(self.logic.decide, *args, pv_forecast_w=self.pv.power_at(now),
+                                               pv_at=self.pv.power_at)
+        else:
+            decision = self.logic.decide(*args, pv_forecast_w=self.pv.power_at(now))
         result = await self._execute(decision, now)
         await self._store_decision(decision, result)
         sell = self.selling.decide(reading, prices, now)

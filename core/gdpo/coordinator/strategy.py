@@ -14,6 +14,7 @@ in the decision (``payload.numbers.plan``) and shown by ``gdpo plan``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import logging
 from typing import Any, Callable, Mapping, Sequence
@@ -47,7 +48,6 @@ class OptimiserStrategy:
         self.tz = self.config["coordinator"]["timezone"]
         self.forecaster: Forecaster | None = None
         self.forecast_day: _dt.date | None = None
-        self.last_plan = None
 
     async def prepare(self, storage, now: _dt.datetime) -> None:
         """Build the load and PV forecast from stored quarters once per local day."""
@@ -91,8 +91,7 @@ class OptimiserStrategy:
                          mip_gap=o["mip_gap_pct"] / 100)
         except OptimiserError as exc:
             log.warning("%s; the rules decide", exc)
-            return Decision(**{**ruled.__dict__, "numbers": {**ruled.numbers, "optimiser_fallback": str(exc)}})
-        self.last_plan = plan
+            return dataclasses.replace(ruled, numbers={**ruled.numbers, "optimiser_fallback": str(exc)})
         return self._act(plan, horizon, ruled, telemetry, sessions)
 
     def _act(self, plan, horizon, ruled: Decision, telemetry: Telemetry, sessions) -> Decision:
