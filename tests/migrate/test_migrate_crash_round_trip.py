@@ -6,6 +6,7 @@ import asyncio
 import os
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -38,21 +39,45 @@ def _persistent_targets(tmp_path) -> list[str]:
     return targets
 
 
+def _decisions_written(target: str) -> bool:
+    """Whether the migration into ``target`` has written some coordinator decisions yet."""
+    backend, location = target.split(":", 1)
+    path = Path(location)
+    if backend == "sqlite":
+        if not path.is_file():
+            return False
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.05)
+            try:
+                return conn.execute("SELECT count(*) FROM coordinator_decisions").fetchone()[0] > 0
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return False  # not created yet, or locked for a moment: look again
+    return path.exists() and any(path.rglob("*.json"))
+
+
+# A tree large enough that the migration is still running when the first decisions land: a
+# database target writes 3 days in about 0.3 s, so it gets 20 days; the JSON tree target is slow.
+_DAYS_FOR = {"json_legacy": 3, "sqlite": 20}
+
+
 @pytest.mark.slow
 def test_killed_mid_run_then_rerun_completes_without_duplicates(tmp_path):
-    tree = tmp_path / "legacy"
-    expected = generate_tree(tree, days=3)
     for target in _persistent_targets(tmp_path):
+        backend = target.split(":", 1)[0]
+        tree = tmp_path / f"legacy-{backend}"
+        expected = generate_tree(tree, days=_DAYS_FOR[backend])
         proc = subprocess.Popen(_gdpo_cmd("migrate", "--from", f"json_legacy:{tree}", "--to", target,
                                           "--batch-size", "20"),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
-        location = Path(target.split(":", 1)[1])
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
-            if location.exists() and (location.is_file() or any(location.rglob("*.json"))):
-                time.sleep(0.3)
+            if _decisions_written(target):
+                if backend == "json_legacy":
+                    time.sleep(0.3)
                 break
-            time.sleep(0.05)
+            time.sleep(0.01)
         assert proc.poll() is None, f"the first run ended before it could be killed ({target})"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
