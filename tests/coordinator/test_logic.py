@@ -183,7 +183,8 @@ def test_negative_market_price_is_super_cheap():
 
 
 def test_opportunistic_close_to_cheapest():
-    prices = flat_day(DAY, 0.80, cheap={49: 0.75})
+    # 0.80 at noon, 0.75 at 12:15, the evening at 1.40: 0.80 is within 1.15 x the cheapest.
+    prices = flat_day(DAY, 0.80, cheap={49: 0.75, **{i: 1.40 for i in range(68, 84)}})
     d = run(tele(NOON, soc=40), prices)
     assert (d.action, d.rule) == (CHARGE, "opportunistic")
 
@@ -205,7 +206,7 @@ def test_opportunistic_needed_before_expensive_block():
 
 # A winter evening: an expensive block from 17:00 to 22:00 local, cheap night from 22:00.
 EVENING = local(2026, 12, 3, 17, 0)
-WINTER_EVENING = quarters(EVENING, [1.33, 1.325, 1.22] + [1.30] * 17 + [0.53] * 40)
+WINTER_EVENING = quarters(EVENING, [1.33, 1.325, 1.22] + [1.30] * 17 + [0.53] * 40 + [1.10] * 16)
 
 
 @pytest.mark.parametrize("offset_q", [0, 1, 2, 10, 19])
@@ -313,9 +314,10 @@ def test_mistake_quarter_offset_price_applies_from_its_start():
 
 
 def test_mistake_horizon_ending_at_midnight():
-    # At 22:00 with SOC 70: today's remaining quarters cost 0.8; tomorrow 02:00 costs 0.4.
+    # At 22:00 with SOC 70: today's remaining quarters cost 0.8 (1.2 from 23:00); tomorrow
+    # 02:00 costs 0.4.
     now = DAY + _dt.timedelta(hours=22)
-    today_only = flat_day(DAY, 0.8)
+    today_only = flat_day(DAY, 0.8, cheap={i: 1.2 for i in range(92, 96)})
     with_tomorrow = today_only + flat_day(DAY + _dt.timedelta(days=1), 0.8, cheap={8: 0.4, 9: 0.4, 10: 0.4, 11: 0.4,
                                                                                    12: 0.4, 13: 0.4, 14: 0.4})
     blind = run(tele(now, soc=70), today_only, now=now)
@@ -323,6 +325,62 @@ def test_mistake_horizon_ending_at_midnight():
     assert blind.action == CHARGE  # only today known: 0.8 is the cheapest there is
     assert seeing.action == WAIT   # tomorrow's 0.4 is visible across midnight
     assert seeing.numbers["horizon_end"] > (DAY + _dt.timedelta(days=1, hours=12)).isoformat()
+
+
+# --------------------------------------------------------------------------- it must pay
+
+
+def test_one_price_all_day_is_never_worth_a_grid_charge():
+    # g11 with a flat market: charging now only buys the losses and the wear.
+    for soc in (40, 70):
+        d = run(tele(NOON, soc=soc), flat_day(DAY, 0.80))
+        assert (d.action, d.rule) == (WAIT, "not_worth_it"), d.reason
+        assert d.numbers["breakeven_pln_kwh"] == pytest.approx(0.95 * 0.95 * 0.80 - 0.05, abs=1e-4)
+
+
+def test_a_spread_below_the_losses_and_wear_is_not_worth_it():
+    # 0.80 now, 0.85 in the evening: 0.9025 x 0.85 - 0.05 = 0.717 < 0.80.
+    prices = flat_day(DAY, 0.80, cheap={i: 0.85 for i in range(68, 84)})
+    assert run(tele(NOON, soc=40), prices).rule == "not_worth_it"
+    dearer = flat_day(DAY, 0.80, cheap={i: 1.10 for i in range(68, 84)})
+    assert run(tele(NOON, soc=40), dearer).action == CHARGE
+
+
+def test_the_sun_ahead_fills_the_battery_so_the_night_charges_only_until_sunrise():
+    # 02:00, cheap night, a peak 13:00-15:00; forecast: the house draws 0.5 kW until 08:00, then
+    # a 4 kW surplus until 13:00, which fills the battery by itself.
+    night = DAY + _dt.timedelta(hours=2)
+    finals = [0.50] * 28 + [0.60] * 24 + [1.40] * 8 + [0.60] * 36
+    prices = quarters(DAY, finals)
+
+    def sunny(t):
+        return 4.0 if 8 <= (t - DAY) / _dt.timedelta(hours=1) < 13 else -0.5
+
+    def cloudy(t):
+        return -0.5
+
+    # SOC 45: 3.3 kWh above the critical 12 % cover the 3.2 kWh the house draws until 08:00.
+    d = run(tele(night, soc=45), prices, now=night, surplus_at=sunny)
+    assert (d.action, d.rule) == (WAIT, "sun_ahead"), d.reason
+    assert d.numbers["sun_ahead_kwh"] >= 4.5
+    # SOC 30: only what the night needs, 1.2 kWh more: to 43 %, not to the rule's 85 %.
+    d = run(tele(night, soc=30), prices, now=night, surplus_at=sunny)
+    assert (d.action, d.rule, d.target_soc_pct) == (CHARGE, "opportunistic", 43), d.reason
+    assert d.numbers["rule_target_soc_pct"] == 85
+    cloudy_day = run(tele(night, soc=45), prices, now=night, surplus_at=cloudy)
+    assert (cloudy_day.action, cloudy_day.target_soc_pct) == (CHARGE, 85)
+    assert run(tele(night, soc=45), prices, now=night).target_soc_pct == 85  # no forecast: as before
+
+
+def test_critical_charges_only_the_reserve_when_cheaper_comes_soon():
+    # SOC 10 at 19:00 at 0.99 (g12 peak); 0.71 from 21:00 is not 30 % cheaper, so no wait, but
+    # only the 20 % reserve is bought at 0.99: the rest waits for 0.71.
+    now = DAY + _dt.timedelta(hours=19)
+    prices = quarters(now, [0.99] * 8 + [0.71] * 40 + [0.99] * 16)
+    d = run(tele(now, soc=10), prices, now=now)
+    assert (d.action, d.rule, d.target_soc_pct) == (CHARGE, "critical", 20), d.reason
+    flat = run(tele(now, soc=10), quarters(now, [0.99] * 64), now=now)
+    assert (flat.action, flat.target_soc_pct) == (CHARGE, 85)
 
 
 def test_mistake_inverted_signs_export_is_not_import():

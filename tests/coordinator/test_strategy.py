@@ -65,3 +65,28 @@ async def test_simulated_night_with_the_optimiser_charges_in_the_cheap_hours(tmp
     prices = sorted(d.price_pln_kwh for d in planned)
     assert max(d.price_pln_kwh for d in charges) <= prices[len(prices) // 2]  # charged in the cheaper half
     assert any(s.status in ("active", "completed", "cancelled") and s.origin == "decision" for s in sessions)
+
+
+async def test_the_rules_strategy_counts_the_sun_from_stored_history(tmp_path: Path):
+    # A week of sunny summer history: at midnight the rules charge only for the night, not to 85 %.
+    from gdpo.coordinator import synthetic_history
+    from gdpo.coordinator.logic import HybridChargingLogic
+    from gdpo.coordinator.strategy import RulesStrategy
+    from gdpo.storage.aggregate import zone
+
+    tz = zone("Europe/Warsaw")
+    midnight = _dt.datetime(2026, 6, 17, tzinfo=tz).astimezone(UTC)
+    async with open_storage(sqlite_storage(tmp_path)) as storage:
+        await synthetic_history.store(storage, _dt.date(2026, 6, 10), 7, "summer", every_min=15)
+        strategy = make_strategy(rule_config({"coordinator": {"strategy": "rules"}}))
+        assert isinstance(strategy, RulesStrategy)
+        await strategy.prepare(storage, midnight)
+    prices = [PriceQuarter(midnight + _dt.timedelta(minutes=15 * k), 0.1, 0.45 if k < 28 else 1.1)
+              for k in range(96)]
+    night = Telemetry(ts=midnight, battery_soc_pct=30.0, battery_temp_c=20.0, pv_power_w=0.0,
+                      house_consumption_w=400.0, grid_power_w=400.0, battery_power_w=0.0)
+    d = strategy.decide(night, prices, [], midnight)
+    assert d.action == "charge" and d.target_soc_pct < 60, d.reason
+    assert d.numbers["rule_target_soc_pct"] == 85
+    blind = HybridChargingLogic(rule_config()).decide(night, prices, [], midnight)
+    assert blind.target_soc_pct == 85  # the rules without the forecast

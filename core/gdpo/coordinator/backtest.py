@@ -275,9 +275,11 @@ class RulesPolicy:
     def __init__(self, replay: Replay, battery: Battery):
         self.replay, self.battery = replay, battery
         self.logic = HybridChargingLogic(replay.config)
+        self.forecast = Forecaster(replay.quarters, replay.tz)
         self.quarters = replay.quarters
         self.sessions: list[dict[str, Any]] = []
         self.charging = False
+        self.target_pct = 100.0
         self.prev: Quarter | None = None
         self.power_kw = replay.config["battery"]["max_charge_power_w"] / 1000 * \
             replay.config["charging"]["charge_power_pct"] / 100
@@ -290,7 +292,13 @@ class RulesPolicy:
                             battery_temp_c=25.0)
         today = q.start.astimezone(zone(self.replay.tz)).date()
         todays = [s for s in self.sessions if s["day"] == today]
-        d = self.logic.decide(reading, _known_prices(self.quarters, q.start), todays, q.start)
+        last = (prev.load_kw, prev.pv_kw)
+
+        def surplus_at(t: _dt.datetime) -> float:
+            load_kw, pv_kw = self.forecast.at(t, today, last)
+            return pv_kw - load_kw
+
+        d = self.logic.decide(reading, _known_prices(self.quarters, q.start), todays, q.start, surplus_at=surplus_at)
         active = next((s for s in self.sessions if s["status"] == "active"), None)
         if d.action in (CHARGE, CONTINUE):
             if active is None:
@@ -300,12 +308,18 @@ class RulesPolicy:
                                                   **({"stop_price_pln_kwh": d.numbers["stop_price_pln_kwh"]}
                                                      if "stop_price_pln_kwh" in d.numbers else {})}})
             self.charging = True
+            self.target_pct = d.target_soc_pct or (active or {}).get("target_soc_pct") or 100.0
         elif d.action != HOLD:
             if active is not None:
                 active["status"] = "completed" if d.action == STOP else "cancelled"
                 active["end_ts"] = q.start
             self.charging = False
-        return self.power_kw if self.charging else None
+        if not self.charging:
+            return None
+        # The inverter charges toward the session's target SOC and stops there.
+        m = self.battery.model
+        to_target_kw = max(m.soc_kwh(self.target_pct) - self.battery.soc_kwh, 0.0) / (m.charge_efficiency * DT_H)
+        return min(self.power_kw, to_target_kw)
 
 
 class OptimiserPolicy:

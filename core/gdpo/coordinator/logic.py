@@ -11,7 +11,8 @@ the rule that matched, why, and the numbers it used. First match wins:
    once it ran ``min_run_min`` and SOC is above critical
 3. emergency (SOC < 5 %): charge to 20 % whatever the price
 4. critical (SOC < 12 %): charge at <= 1.20 PLN/kWh unless a quarter >= 30 % cheaper starts
-   within the allowed wait and SOC > 8 %
+   within the allowed wait and SOC > 8 %; when any cheaper quarter (or a forecast PV surplus)
+   comes within that wait, only to the emergency target (the reserve), the rest waits for it
 5. PV surplus (PV - load >= 1500 W, SOC < 95 %): no grid charging by the rules below
 6. super-cheap (<= 0.30 PLN/kWh or market <= 0): charge toward 100 %
 7. opportunistic (SOC < 50 %): price <= 1.15 x cheapest of 12 h, or among the cheapest
@@ -21,14 +22,23 @@ the rule that matched, why, and the numbers it used. First match wins:
    24 h and among the cheapest quarters needed to reach 95 %; not inside an expensive block
 9. otherwise self-use (wait)
 
+Rules 7 and 8 charge from the grid only when it pays (rule ``not_worth_it``): the energy
+charged now must be worth more later than it costs, after the losses both ways and the wear,
+``price <= charge_efficiency x discharge_efficiency x (mean of the dearest quarters it would
+replace) - cycle_cost``. And they count the sun (rule ``sun_ahead``): with a PV surplus
+forecast (``surplus_at``), when the surplus expected over the known horizon fills the battery
+to the rule's target anyway, the grid brings only what the house draws from the battery
+before the first sunny quarter (nothing when the battery already holds it).
+
 No new session starts within ``restart_block_min`` of a stop, except in an emergency.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from gdpo.coordinator import settings
 from gdpo.coordinator.horizon import (
@@ -101,7 +111,7 @@ def _started(session: Any) -> bool:
 class _Ctx:
     """Everything one evaluation needs, computed once."""
 
-    def __init__(self, telemetry, prices, sessions, config, now, pv_forecast_w):
+    def __init__(self, telemetry, prices, sessions, config, now, pv_forecast_w, surplus_at=None):
         self.cfg = rule_config(config)
         self.ch = self.cfg["charging"]
         self.bat = self.cfg["battery"]
@@ -114,6 +124,7 @@ class _Ctx:
         self.price = self.q.final_pln_kwh if self.q is not None else None
         self.market = self.q.market_pln_kwh if self.q is not None else None
         self.pv_forecast_w = pv_forecast_w
+        self.surplus_at = surplus_at
         self.per_q = energy_per_quarter_kwh(self.bat, self.ch)
 
     def decision(self, action: str, rule: str, reason: str, target: float | None = None, **numbers) -> Decision:
@@ -145,6 +156,65 @@ class _Ctx:
         picked = cheapest_quarters(self.horizon.upcoming(hours, until=until), need)
         return any(q.period_start == self.q.period_start for q in picked), need
 
+    def sun_ahead_kwh(self, hours: float | None) -> float:
+        """Battery energy the forecast PV surplus is expected to bring after this quarter and
+        within ``hours``, kWh; 0 without a forecast."""
+        if self.surplus_at is None:
+            return 0.0
+        total = 0.0
+        limit_kw = self.bat["max_charge_power_w"] / 1000
+        for q in self.horizon.upcoming(hours):
+            if q.period_start <= self.q.period_start:
+                continue
+            surplus_kw = self.surplus_at(q.period_start)
+            if surplus_kw is not None and surplus_kw > 0:
+                total += min(surplus_kw, limit_kw) * 0.25 * self.bat["charge_efficiency"]
+        return total
+
+    def deficit_before_sun_kwh(self, hours: float | None) -> float:
+        """Battery energy the house is expected to draw from after this quarter until the first
+        quarter with a forecast PV surplus (within ``hours``), kWh."""
+        total = 0.0
+        for q in self.horizon.upcoming(hours):
+            if q.period_start <= self.q.period_start:
+                continue
+            surplus_kw = self.surplus_at(q.period_start)
+            if surplus_kw is None:
+                continue
+            if surplus_kw > 0:
+                break
+            total += -surplus_kw * 0.25 / self.cfg["optimiser"]["discharge_efficiency"]
+        return total
+
+    def grid_target(self, target: float) -> tuple[float, float]:
+        """The SOC the grid should bring the battery to, and the forecast sun of the known
+        horizon: the rule's ``target``, or, when the forecast PV surplus fills the battery to it
+        anyway, only what the house draws before the sun (above the critical level)."""
+        sun = self.sun_ahead_kwh(None)
+        capacity = self.bat["capacity_kwh"]
+        if sun <= 0 or sun < energy_needed_kwh(self.soc, target, capacity):
+            return target, sun
+        floor = max(self.ch["critical"]["soc_pct"], self.cfg["optimiser"]["min_soc_pct"])
+        available = max(self.soc - floor, 0.0) / 100 * capacity
+        need = self.deficit_before_sun_kwh(None) - available
+        if need <= 0:
+            return self.soc, sun
+        return min(target, math.ceil(self.soc + need / capacity * 100)), sun
+
+    def worth_charging(self, target: float, hours: float) -> tuple[bool, float]:
+        """Whether a grid charge now pays: (yes/no, the price at which it breaks even). The
+        energy it stores replaces the dearest quarters of the look-ahead, as many as it takes
+        to discharge it at the charge power."""
+        count = max(1, quarters_needed(energy_needed_kwh(self.soc, target, self.bat["capacity_kwh"]), self.per_q))
+        later = sorted((q.final_pln_kwh for q in self.horizon.upcoming(hours)
+                        if q.period_start > self.q.period_start), reverse=True)[:count]
+        if not later:
+            return False, float("-inf")
+        opt = self.cfg["optimiser"]
+        breakeven = (self.bat["charge_efficiency"] * opt["discharge_efficiency"] * sum(later) / len(later)
+                     - opt["cycle_cost_pln_kwh"])
+        return self.price <= breakeven, breakeven
+
     def restart_blocked(self) -> bool:
         """True within ``restart_block_min`` of the last stop."""
         last = self.state.last_stop
@@ -157,9 +227,11 @@ def _avg(values) -> float | None:
 
 
 def decide(telemetry: Telemetry | None, prices: Sequence[Any], sessions: Sequence[Any],
-           config: Mapping[str, Any] | None, now: _dt.datetime, *, pv_forecast_w: float | None = None) -> Decision:
-    """Decide what the battery does in the quarter holding ``now`` (see the module docstring)."""
-    c = _Ctx(telemetry, prices, sessions, config, now, pv_forecast_w)
+           config: Mapping[str, Any] | None, now: _dt.datetime, *, pv_forecast_w: float | None = None,
+           surplus_at: Callable[[_dt.datetime], float | None] | None = None) -> Decision:
+    """Decide what the battery does in the quarter holding ``now`` (see the module docstring).
+    ``surplus_at(quarter_start)`` is the forecast PV surplus (PV - load) of a quarter, kW."""
+    c = _Ctx(telemetry, prices, sessions, config, now, pv_forecast_w, surplus_at)
     for rule in RULES:
         result = rule(c)
         if result is not None:
@@ -265,8 +337,18 @@ def rule_critical(c: _Ctx) -> Decision | None:
                               cheaper_price_pln_kwh=q.final_pln_kwh)
     if c.restart_blocked():
         return _blocked(c, "critical")
+    target, why = k["target_soc_pct"], ""
+    cheaper = [q for q in c.horizon.upcoming(wait_h) if q.period_start > c.q.period_start and q.final_pln_kwh < c.price]
+    sun = c.sun_ahead_kwh(wait_h)
+    reserve = c.ch["emergency"]["target_soc_pct"]
+    if (cheaper or sun > 0) and reserve < target:
+        # Cheaper quarters or the sun come within the wait: now only the reserve, the rest from them.
+        target = reserve
+        later = (f"{min(q.final_pln_kwh for q in cheaper):.3f} PLN/kWh" if cheaper
+                 else f"a forecast PV surplus of {sun:.1f} kWh")
+        why = f"; only to the {reserve:g} % reserve: {later} comes within {wait_h:.1f} h"
     return c.decision(CHARGE, "critical", f"SOC {c.soc:g} % < {k['soc_pct']:g} % and price {c.price:.3f} <= "
-                      f"{k['max_price_pln_kwh']:g} PLN/kWh", k["target_soc_pct"], allowed_wait_h=wait_h)
+                      f"{k['max_price_pln_kwh']:g} PLN/kWh{why}", target, allowed_wait_h=wait_h)
 
 
 def rule_pv_surplus(c: _Ctx) -> Decision | None:
@@ -316,6 +398,27 @@ def inside_expensive_block(c: _Ctx) -> Decision | None:
                       expensive_price_pln_kwh=threshold)
 
 
+def _grid_charge_target(c: _Ctx, rule: str, target: float, hours: float,
+                        numbers: dict[str, Any]) -> tuple[float, Decision | None]:
+    """The SOC a grid charge of ``rule`` should reach (the sun may lower it), or a wait when the
+    sun fills the battery anyway, or when the charge costs more than the energy is worth
+    later (after the losses both ways and the wear)."""
+    grid_target, sun = c.grid_target(target)
+    numbers["sun_ahead_kwh"] = round(sun, 3)
+    if grid_target <= c.soc:
+        return target, c.decision(WAIT, "sun_ahead", f"SOC {c.soc:g} %: the forecast PV surplus brings {sun:.1f} kWh "
+                                  "over the known horizon and the battery covers the house until then: no grid "
+                                  "charging", **numbers)
+    worth, breakeven = c.worth_charging(grid_target, hours)
+    if not worth:
+        return target, c.decision(WAIT, "not_worth_it", f"SOC {c.soc:g} %: price {c.price:.3f} PLN/kWh is above "
+                                  f"{breakeven:.3f}, what the stored energy saves later after losses and wear: "
+                                  "no grid charging", breakeven_pln_kwh=round(breakeven, 4), **numbers)
+    if grid_target < target:
+        numbers["rule_target_soc_pct"] = target
+    return grid_target, None
+
+
 def rule_opportunistic(c: _Ctx) -> Decision | None:
     """7. Half-empty battery: take a price close to the cheapest ahead, or a needed cheap quarter;
     never inside an expensive block."""
@@ -328,17 +431,23 @@ def rule_opportunistic(c: _Ctx) -> Decision | None:
     cheapest = c.horizon.cheapest(o["lookahead_h"])
     limit = cheapest * o["cheapest_factor"] if cheapest >= 0 else cheapest / o["cheapest_factor"]
     expensive = next_expensive_start(c, o["lookahead_h"], o["expensive_price_pln_kwh"])
-    needed, count = c.among_cheapest_to_reach(o["target_soc_pct"], expensive, o["lookahead_h"])
-    numbers = {"cheapest_pln_kwh": cheapest, "limit_pln_kwh": limit, "quarters_needed": count,
+    numbers = {"cheapest_pln_kwh": cheapest, "limit_pln_kwh": limit,
                "expensive_block_at": expensive.isoformat() if expensive else None}
+    target, refused = _grid_charge_target(c, "opportunistic", o["target_soc_pct"], o["lookahead_h"], numbers)
+    needed, count = c.among_cheapest_to_reach(target, expensive, o["lookahead_h"])
+    numbers["quarters_needed"] = count
     if c.price <= limit or needed:
+        if refused is not None:
+            return refused
         if c.restart_blocked():
             return _blocked(c, "opportunistic")
         why = (f"price {c.price:.3f} <= {o['cheapest_factor']:g} x cheapest {cheapest:.3f} of {o['lookahead_h']:g} h"
-               if c.price <= limit else f"among the {count} cheapest quarters needed to reach {o['target_soc_pct']:g} % "
+               if c.price <= limit else f"among the {count} cheapest quarters needed to reach {target:g} % "
                "before the next expensive block")
+        if target < o["target_soc_pct"]:
+            why += f"; to {target:g} %, the forecast sun brings the rest"
         return c.decision(CHARGE, "opportunistic", f"SOC {c.soc:g} % < {o['max_soc_pct']:g} %: {why}",
-                          o["target_soc_pct"], **numbers)
+                          target, **numbers)
     return c.decision(WAIT, "opportunistic", f"SOC {c.soc:g} %: price {c.price:.3f} > {limit:.3f} and a cheaper quarter "
                       "ahead is enough", **numbers)
 
@@ -354,14 +463,18 @@ def rule_normal(c: _Ctx) -> Decision | None:
         return c.decision(WAIT, "normal", f"{c.state.started_today} sessions today (max {n['max_sessions_per_day']})")
     cheapest = c.horizon.cheapest(n["lookahead_h"])
     limit = cheapest * n["cheapest_factor"] if cheapest >= 0 else cheapest / n["cheapest_factor"]
-    needed, count = c.among_cheapest_to_reach(n["target_soc_pct"], None, n["lookahead_h"])
-    numbers = {"cheapest_pln_kwh": cheapest, "limit_pln_kwh": limit, "quarters_needed": count}
+    numbers = {"cheapest_pln_kwh": cheapest, "limit_pln_kwh": limit}
+    target, refused = _grid_charge_target(c, "normal", n["target_soc_pct"], n["lookahead_h"], numbers)
+    needed, count = c.among_cheapest_to_reach(target, None, n["lookahead_h"])
+    numbers["quarters_needed"] = count
     if c.price <= limit and needed:
+        if refused is not None:
+            return refused
         if c.restart_blocked():
             return _blocked(c, "normal")
         return c.decision(CHARGE, "normal", f"price {c.price:.3f} <= {n['cheapest_factor']:g} x cheapest {cheapest:.3f} "
                           f"of {n['lookahead_h']:g} h and among the {count} cheapest quarters to reach "
-                          f"{n['target_soc_pct']:g} %", n["target_soc_pct"], **numbers)
+                          f"{target:g} %", target, **numbers)
     return None
 
 
@@ -376,6 +489,8 @@ class HybridChargingLogic:
         self.config = rule_config(config)
 
     def decide(self, telemetry: Telemetry | None, prices: Sequence[Any], sessions: Sequence[Any],
-               now: _dt.datetime, *, pv_forecast_w: float | None = None) -> Decision:
+               now: _dt.datetime, *, pv_forecast_w: float | None = None,
+               surplus_at: Callable[[_dt.datetime], float | None] | None = None) -> Decision:
         """Decide for the quarter holding ``now``."""
-        return decide(telemetry, prices, sessions, self.config, now, pv_forecast_w=pv_forecast_w)
+        return decide(telemetry, prices, sessions, self.config, now, pv_forecast_w=pv_forecast_w,
+                      surplus_at=surplus_at)

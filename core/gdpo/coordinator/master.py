@@ -248,16 +248,16 @@ class MasterCoordinator:
             await self.sessions.checkpoint()
         reading = self.reading
         args = (reading, prices, self.sessions.today(now), now)
+        try:
+            await self.logic.prepare(self.storage, now)
+        except Exception as exc:  # no history (or the database is down): forecast from the reading
+            self._error(f"load forecast unavailable: {exc}")
         if isinstance(self.logic, OptimiserStrategy):
-            try:
-                await self.logic.prepare(self.storage, now)
-            except Exception as exc:  # no history (or the database is down): forecast from the reading
-                self._error(f"load forecast unavailable: {exc}")
             # a solve may take up to optimiser.time_limit_s: never on the event loop
             decision = await asyncio.to_thread(self.logic.decide, *args, pv_forecast_w=self.pv.power_at(now),
                                                pv_at=self.pv.power_at)
         else:
-            decision = self.logic.decide(*args, pv_forecast_w=self.pv.power_at(now))
+            decision = self.logic.decide(*args, pv_forecast_w=self.pv.power_at(now), pv_at=self.pv.power_at)
         result = await self._execute(decision, now)
         await self._store_decision(decision, result)
         sell = self.selling.decide(reading, prices, now)

@@ -34,25 +34,23 @@ def make_strategy(config: Mapping[str, Any]):
     """The strategy ``coordinator.strategy`` names."""
     logic = HybridChargingLogic(config)
     if logic.config["coordinator"]["strategy"] == "rules":
-        return logic
+        return RulesStrategy(logic)
     return OptimiserStrategy(logic)
 
 
-class OptimiserStrategy:
-    """Plans with the optimiser; the rules guard and stand in when it cannot answer."""
+class HistoryForecast:
+    """Load and PV per quarter from stored history (rebuilt once per local day)."""
 
-    def __init__(self, rules: HybridChargingLogic):
-        self.rules = rules
-        self.config = rules.config
-        self.model = BatteryModel.from_config(self.config)
-        self.tz = self.config["coordinator"]["timezone"]
+    def __init__(self, config: Mapping[str, Any]):
+        self.config = config
+        self.tz = config["coordinator"]["timezone"]
         self.forecaster: Forecaster | None = None
-        self.forecast_day: _dt.date | None = None
+        self.day: _dt.date | None = None
 
     async def prepare(self, storage, now: _dt.datetime) -> None:
-        """Build the load and PV forecast from stored quarters once per local day."""
+        """Read the quarters of the last ``optimiser.load_history_days`` once per local day."""
         today = now.astimezone(zone(self.tz)).date()
-        if self.forecast_day == today:
+        if self.day == today:
             return
         days = self.config["optimiser"]["load_history_days"]
         start = quarter_start(now) - _dt.timedelta(days=days)
@@ -61,27 +59,80 @@ class OptimiserStrategy:
         quarters = [Quarter(_bucket(r), _kw(r, "house_consumption_w"), _kw(r, "pv_power_w"), None, None, None)
                     for r in rows]
         self.forecaster = Forecaster(quarters, self.tz)
-        self.forecast_day = today
+        self.day = today
+
+    def at(self, t: _dt.datetime, now: _dt.datetime, last: tuple[float, float],
+           pv_at: Callable[[_dt.datetime], float | None] | None = None) -> tuple[float, float]:
+        """(load_kw, pv_kw) for quarter ``t``: history for the load, the PV forecaster's power
+        when it has one (``pv_at``, W), else PV history; ``last`` when there is no history."""
+        today = now.astimezone(zone(self.tz)).date()
+        f = self.forecaster.at(t, today, last) if self.forecaster else last
+        measured_pv = pv_at(t) if pv_at else None
+        return f[0], (f[1] if measured_pv is None else measured_pv / 1000)
+
+    def surplus_at(self, telemetry: Telemetry | None, now: _dt.datetime,
+                   pv_at: Callable[[_dt.datetime], float | None] | None = None):
+        """A function quarter start -> forecast PV surplus (PV - load), kW, for the rules."""
+        last = _last(telemetry)
+
+        def surplus(t: _dt.datetime) -> float:
+            load_kw, pv_kw = self.at(t, now, last, pv_at)
+            return pv_kw - load_kw
+
+        return surplus
+
+
+def _last(telemetry: Telemetry | None) -> tuple[float, float]:
+    """(load_kw, pv_kw) of the latest reading (500 W and no PV when unknown)."""
+    if telemetry is None:
+        return 0.5, 0.0
+    return _or(telemetry.house_consumption_w, 500.0) / 1000, _or(telemetry.pv_power_w, 0.0) / 1000
+
+
+class RulesStrategy:
+    """The charging rules alone, with the PV surplus forecast from history."""
+
+    def __init__(self, rules: HybridChargingLogic):
+        self.rules = rules
+        self.config = rules.config
+        self.forecast = HistoryForecast(self.config)
+
+    async def prepare(self, storage, now: _dt.datetime) -> None:
+        """Build the load and PV forecast (once per local day)."""
+        await self.forecast.prepare(storage, now)
 
     def decide(self, telemetry: Telemetry | None, prices: Sequence[Any], sessions: Sequence[Any],
                now: _dt.datetime, *, pv_forecast_w: float | None = None,
                pv_at: Callable[[_dt.datetime], float | None] | None = None) -> Decision:
         """Decide for the quarter holding ``now``."""
-        ruled = self.rules.decide(telemetry, prices, sessions, now, pv_forecast_w=pv_forecast_w)
+        return self.rules.decide(telemetry, prices, sessions, now, pv_forecast_w=pv_forecast_w,
+                                 surplus_at=self.forecast.surplus_at(telemetry, now, pv_at))
+
+
+class OptimiserStrategy(RulesStrategy):
+    """Plans with the optimiser; the rules guard and stand in when it cannot answer."""
+
+    def __init__(self, rules: HybridChargingLogic):
+        super().__init__(rules)
+        self.model = BatteryModel.from_config(self.config)
+
+    def decide(self, telemetry: Telemetry | None, prices: Sequence[Any], sessions: Sequence[Any],
+               now: _dt.datetime, *, pv_forecast_w: float | None = None,
+               pv_at: Callable[[_dt.datetime], float | None] | None = None) -> Decision:
+        """Decide for the quarter holding ``now``: the rules' guard, else the plan's first quarter."""
+        ruled = super().decide(telemetry, prices, sessions, now, pv_forecast_w=pv_forecast_w, pv_at=pv_at)
         if ruled.rule in SAFETY_RULES or telemetry is None or telemetry.battery_soc_pct is None:
             return ruled
         first = quarter_start(now)
         horizon = sorted((q for q in prices if q.period_start >= first), key=lambda q: q.period_start)
         if not horizon:
             return ruled
-        last = (_or(telemetry.house_consumption_w, 500.0) / 1000, _or(telemetry.pv_power_w, 0.0) / 1000)
-        today = now.astimezone(zone(self.tz)).date()
+        last = _last(telemetry)
         load, pv = [last[0]], [last[1]]
         for q in horizon[1:]:
-            f = self.forecaster.at(q.period_start, today, last) if self.forecaster else last
-            measured_pv = pv_at(q.period_start) if pv_at else None
+            f = self.forecast.at(q.period_start, now, last, pv_at)
             load.append(f[0])
-            pv.append(f[1] if measured_pv is None else measured_pv / 1000)
+            pv.append(f[1])
         sells = self.config["selling"]["enabled"]
         o = self.config["optimiser"]
         try:
