@@ -123,7 +123,7 @@ async def test_daily_stats_month_buckets(make_config):
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_maintenance_refreshes_the_rollup_and_applies_retention(make_config, mode):
+async def test_maintenance_refreshes_the_rollup_and_deletes_nothing(make_config, mode):
     now = dt.datetime.now(UTC).replace(second=0, microsecond=0)
     series = energy_series(now - dt.timedelta(days=40), 40 * 24 * 4, step_s=900)
     config = make_config(mode, chunk_interval="1 day")
@@ -131,7 +131,7 @@ async def test_maintenance_refreshes_the_rollup_and_applies_retention(make_confi
     async with open_storage(config) as s:
         backend = s.backends["timescaledb"]
         if backend.server.tsl:
-            pytest.skip("the Timescale License edition runs these as background jobs")
+            pytest.skip("the Timescale License edition runs the rollup refresh as a background job")
         await s.write("energy_data", series)
         hourly = await s.aggregate("energy_data", FAR_PAST, FAR_FUTURE, every="1h",
                                    fields={"pv_power_w": "avg", "grid_import_total_kwh": "max"})
@@ -141,12 +141,59 @@ async def test_maintenance_refreshes_the_rollup_and_applies_retention(make_confi
         rollup = await backend.connections.run("test", lambda c: c.fetch(
             f'SELECT bucket, samples, pv_power_w_avg, grid_import_total_kwh_last FROM "{schema}".energy_data_hourly '
             "ORDER BY bucket"))
-    cutoff = now - dt.timedelta(days=30)
-    assert rows and min(r.ts for r in rows) >= cutoff - dt.timedelta(minutes=1)
-    assert done["retention_deleted"]["energy_data"] == len(series) - len(rows)
+    assert len(rows) == len(series), "maintenance deletes nothing: retention is the storage service's job"
+    assert "retention_deleted" not in done
     assert done["hourly_rollup_hours"] == len(hourly)
-    assert [r["bucket"] for r in rollup] == [b["bucket"] for b in hourly], "the rollup outlives raw retention"
+    assert [r["bucket"] for r in rollup] == [b["bucket"] for b in hourly]
     for r, b in zip(rollup, hourly):
         assert r["samples"] == b["count"]
         assert r["pv_power_w_avg"] == pytest.approx(b["pv_power_w"])
         assert r["grid_import_total_kwh_last"] == pytest.approx(b["grid_import_total_kwh"])
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_storage_service_is_the_one_retention_authority(make_config, mode):
+    # per_kind honoured on the server, raw energy rolled up before it goes, the whole-history
+    # daily aggregate unchanged, and the server's own maintenance adds no deletes of its own.
+    from gdpo.storage.retention import run_retention
+
+    now = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    first = now - dt.timedelta(days=20)
+    series = energy_series(first, 20 * 24 * 4, step_s=900)
+    prices = [full_record("price_forecasts", i, base=first) for i in range(0, 20 * 24 * 4, 24)]
+    config = make_config(mode, chunk_interval="1 day")
+    config["retention"] = {"days": 3, "per_kind": {"energy_data": 5, "price_forecasts": 3650}}
+    fields = {"pv_power_w": "avg", "grid_import_total_kwh": "max"}
+    async with open_storage(config) as s:
+        await s.write("energy_data", series)
+        await s.write("price_forecasts", prices)
+        daily_before = await s.aggregate("energy_data", FAR_PAST, FAR_FUTURE, every="1d", fields=fields)
+        report = await run_retention(s, now=now)
+        await s.maintenance()
+        raw = await s.read("energy_data", FAR_PAST, FAR_FUTURE)
+        kept_prices = await s.read("price_forecasts", FAR_PAST, FAR_FUTURE)
+        daily_after = await s.aggregate("energy_data", FAR_PAST, FAR_FUTURE, every="1d", fields=fields)
+    cutoff = now - dt.timedelta(days=5)
+    assert raw and min(r.ts for r in raw) >= cutoff
+    assert report["kinds"]["energy_data"]["records"] == len(series) - len(raw) > 0
+    assert report["kinds"]["energy_data"]["rollup_hours"] >= 15 * 24
+    assert len(kept_prices) == len(prices), "price_forecasts.per_kind 3650 days: nothing of 20 days goes"
+    assert len(daily_after) == len(daily_before) == 21
+    for a, b in zip(daily_after, daily_before):
+        assert a["bucket"] == b["bucket"] and a["count"] == b["count"]
+        assert a["pv_power_w"] == pytest.approx(b["pv_power_w"])
+        assert a["grid_import_total_kwh"] == pytest.approx(b["grid_import_total_kwh"])
+
+
+def test_the_rollup_refresh_window_follows_the_raw_energy_retention():
+    # A continuous aggregate refresh must never recompute hours whose raw rows are gone: the
+    # window follows energy_data's own days (per_kind), not retention.days.
+    from gdpo_timescaledb.policies import PolicySettings, refresh_window_days
+
+    def window(retention):
+        return refresh_window_days(PolicySettings.from_data_storage({"retention": retention}, "7 days"))
+
+    assert window({"days": 30}) == 3
+    assert window({"days": 30, "per_kind": {"energy_data": 2}}) == 1
+    assert window({"days": 2, "per_kind": {"energy_data": 400}}) == 3
+    assert window({}) == 3

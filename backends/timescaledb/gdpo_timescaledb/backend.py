@@ -20,8 +20,8 @@ from gdpo.storage.records import Record, record_class
 from gdpo_timescaledb import buckets, reads, retention, rollup, schema, service_rollups, stats, writes
 from gdpo_timescaledb.connection import ConnectionManager
 from gdpo_timescaledb.edition import ServerInfo
-from gdpo_timescaledb.policies import PolicySettings, retention_cutoff
-from gdpo_timescaledb.tables import HYPERTABLE_KINDS, KindTable, all_tables, quote_ident
+from gdpo_timescaledb.policies import PolicySettings
+from gdpo_timescaledb.tables import KindTable, all_tables, quote_ident
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,8 @@ class TimescaleBackend(RollupMethods):
         self.require_timescale = options.get("require_timescale", True)
         self.connections = ConnectionManager(options)
         data_storage = getattr(context, "data_storage", None) or {}
-        retention_days = (data_storage.get("retention") or {}).get("days")
-        self.policy_settings = PolicySettings(retention_days=retention_days,
-                                              compress_after=options.get("compress_after") or "7 days")
+        self.policy_settings = PolicySettings.from_data_storage(data_storage,
+                                                                options.get("compress_after") or "7 days")
         self.policies_enabled = options.get("policies", True)
         self.server: ServerInfo | None = None
         self.write_paths: Counter[str] = Counter()  # batches by write path, since open
@@ -149,15 +148,12 @@ class TimescaleBackend(RollupMethods):
 
     async def maintenance(self, *, vacuum: bool = False) -> dict[str, Any]:
         """ANALYZE (VACUUM ANALYZE with ``vacuum``) every table; without the TSL edition also
-        refresh the hourly rollup and apply retention, which its background jobs do otherwise."""
+        refresh the hourly rollup, which its background job does otherwise. Nothing is deleted
+        here: retention is the storage service's job (``gdpo db retention``)."""
         done: dict[str, Any] = {"vacuum": vacuum}
         if self.policies_enabled and not (self.server and self.server.tsl):
             done["hourly_rollup_hours"] = await self.connections.run(
                 "refreshing the hourly rollup", lambda conn: rollup.refresh_table(conn, self.schema))
-            cutoff = retention_cutoff(self.policy_settings)
-            if cutoff is not None:
-                done["retention_deleted"] = {kind: await self.delete_older_than(kind, cutoff)
-                                             for kind in HYPERTABLE_KINDS}
         verb = "VACUUM ANALYZE" if vacuum else "ANALYZE"
 
         async def analyse(conn: asyncpg.Connection) -> None:

@@ -1,17 +1,19 @@
-"""Retention, compression and rollup refresh: background jobs (TSL) or gdpo's own work (Apache).
+"""Compression and rollup refresh: background jobs (TSL) or gdpo's own work (Apache).
 
-On the Timescale License edition the server runs them as policies: a compression policy on
-``energy_data`` and ``system_state``, a retention policy on the four hypertables
-(``data_storage.retention.days``) and a refresh policy on the continuous aggregate
-``energy_data_hourly``. On the Apache-2 edition (or plain PostgreSQL) gdpo does the
-equivalent in ``maintenance()``: refresh the rollup table, then drop whole chunks and
-delete the rest past retention. Columnar compression has no Apache equivalent; rows stay
-uncompressed there.
+Retention is not the server's business: the storage service's retention job
+(``gdpo.storage.retention``, ``gdpo db retention``) is the one authority. It honours
+``retention.per_kind`` and rolls raw rows up before deleting them, which a server-side
+retention policy (``retention.days`` for every table, on its own schedule) cannot.
+
+On the Timescale License edition the server runs a compression policy on ``energy_data``
+and ``system_state`` and a refresh policy on the continuous aggregate ``energy_data_hourly``;
+a retention policy that an earlier gdpo added is removed at open. On the Apache-2 edition
+(or plain PostgreSQL) ``maintenance()`` refreshes the rollup table. Columnar compression has
+no Apache equivalent; rows stay uncompressed there.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass
 
 import asyncpg
@@ -24,10 +26,19 @@ COMPRESSED_KINDS = ("energy_data", "system_state")
 
 @dataclass(frozen=True)
 class PolicySettings:
-    """The ``policies`` options: retention in days (None keeps everything), compress-after."""
+    """The ``policies`` options: days raw ``energy_data`` is kept by the storage service's
+    retention (None: its default), compress-after."""
 
     retention_days: int | None
     compress_after: str
+
+    @classmethod
+    def from_data_storage(cls, data_storage: dict, compress_after: str) -> "PolicySettings":
+        """Settings from ``data_storage``: the raw ``energy_data`` days are ``retention.per_kind``'s
+        entry when there is one, else ``retention.days``."""
+        retention = data_storage.get("retention") or {}
+        days = (retention.get("per_kind") or {}).get("energy_data", retention.get("days"))
+        return cls(retention_days=days, compress_after=compress_after)
 
 
 async def ensure_background_policies(conn: asyncpg.Connection, tables: dict[str, KindTable], schema: str,
@@ -43,10 +54,8 @@ async def ensure_background_policies(conn: asyncpg.Connection, tables: dict[str,
                                f"timescaledb.compress_orderby = '{t.time_column} DESC')")
         await conn.execute("SELECT add_compression_policy($1::regclass, compress_after => $2::text::interval, "
                            "if_not_exists => true)", t.regclass, settings.compress_after)
-    if settings.retention_days:
-        for kind in HYPERTABLE_KINDS:
-            await conn.execute("SELECT add_retention_policy($1::regclass, drop_after => $2::integer * INTERVAL '1 day', "
-                               "if_not_exists => true)", tables[kind].regclass, settings.retention_days)
+    for kind in HYPERTABLE_KINDS:  # the storage service's retention decides; see the module docstring
+        await conn.execute("SELECT remove_retention_policy($1::regclass, if_exists => true)", tables[kind].regclass)
     await conn.execute(
         "SELECT add_continuous_aggregate_policy($1::regclass, start_offset => $2::integer * INTERVAL '1 day', "
         "end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '30 minutes', if_not_exists => true)",
@@ -59,11 +68,3 @@ def refresh_window_days(settings: PolicySettings) -> int:
     if not settings.retention_days or settings.retention_days > 3:
         return 3
     return max(settings.retention_days - 1, 1)
-
-
-def retention_cutoff(settings: PolicySettings, now: _dt.datetime | None = None) -> _dt.datetime | None:
-    """The instant before which raw time series go, or None when retention is off."""
-    if not settings.retention_days:
-        return None
-    now = now or _dt.datetime.now(_dt.timezone.utc)
-    return now - _dt.timedelta(days=settings.retention_days)
