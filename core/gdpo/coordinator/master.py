@@ -21,6 +21,7 @@ import logging
 from typing import Any, Callable
 
 from gdpo.coordinator.clock import Clock, RealClock
+from gdpo.coordinator.clock_guard import ClockGuard
 from gdpo.coordinator.daily_stats import compute_daily_stats
 from gdpo.coordinator.executor import Executor
 from gdpo.coordinator.interfaces import DataCollector, InverterGateway, PriceSource
@@ -46,6 +47,9 @@ class MasterCoordinator:
         self.prices = prices
         self.config = config
         self.clock = clock or RealClock()
+        # only the real clock can be wrong at boot; a simulated one is chosen on purpose
+        self.clock_guard = ClockGuard(self.clock.now) if isinstance(self.clock, RealClock) else None
+        self.clock_poll_s = 5.0  # real seconds between looks at a clock that cannot be believed yet
         self.tz = config["coordinator"]["timezone"]
         self.telemetry_interval_s = telemetry_interval_s
         self.status = status or (lambda line: None)
@@ -79,8 +83,16 @@ class MasterCoordinator:
         return 0.0 if self.started_at is None else max(0.0, (self.clock.now() - self.started_at).total_seconds())
 
     async def run(self, until: _dt.datetime | None = None) -> None:
-        """Run the timers until ``until`` (clock time) or a stop request, then shut down."""
+        """Run the timers until ``until`` (clock time) or a stop request, then shut down.
+        With the real clock, first wait until it can be believed (see ``clock_guard``)."""
         now = self.clock.now()
+        if self.clock_guard is not None:
+            await self.clock_guard.prime(self.storage)
+            if self.clock_guard.problem(now):
+                self.status(f"waiting for a sane clock: {self.clock_guard.problem(now)}")
+            now = await self.clock_guard.wait_until_sane(self.clock_poll_s, stop=self._stop)
+            if self._stop.is_set():
+                return
         self.started_at = now
         await self._heartbeat(now, strict=True)  # nothing can be stored (not even spooled): do not run
         await self.storage.flush()
@@ -183,12 +195,16 @@ class MasterCoordinator:
     # -- ticks ---------------------------------------------------------------------
     async def telemetry_tick(self, now: _dt.datetime) -> None:
         """Read the inverter (the collector stores the record) and meter active sessions."""
+        if self._clock_refused(now):
+            return
         record = await self.collector.collect_once()
         if record is None:  # the collector logged it and recorded the degraded state
             self.last_error = f"inverter not answering: {getattr(self.collector, 'last_error', None)}"
             return
         self.reading = Telemetry.from_mapping(record)
         self.readings += 1
+        if self.clock_guard is not None:
+            self.clock_guard.seen(self.reading.ts)
         quarter = self._quarter(self.reading.ts)
         await self.sessions.observe(self.reading, quarter)
         await self.selling.observe(self.reading, quarter)
@@ -231,8 +247,15 @@ class MasterCoordinator:
         today = now.astimezone(zone(self.tz)).date()
         return local_midnight_utc(today + _dt.timedelta(days=2), self.tz)
 
-    async def decision_tick(self, now: _dt.datetime) -> Decision:
-        """Decide for this quarter, command, and store the decision and the sessions."""
+    def _clock_refused(self, now: _dt.datetime) -> bool:
+        """True when the real clock reads a time that must not be stamped (logged once)."""
+        return self.clock_guard is not None and self.clock_guard.refuse(now)
+
+    async def decision_tick(self, now: _dt.datetime) -> Decision | None:
+        """Decide for this quarter, command, and store the decision and the sessions (nothing
+        while the real clock cannot be believed: then the last decision is returned)."""
+        if self._clock_refused(now):
+            return self.last_decision
         prices = await self.refresh_prices(now)
         try:
             await self._daily_stats_if_new_day(now)
@@ -304,6 +327,9 @@ class MasterCoordinator:
             await self.storage.write("coordinator_decisions", record)
         except Exception as exc:
             self._error(f"could not store the decision: {exc}")
+            return
+        if self.clock_guard is not None:
+            self.clock_guard.seen(decision.ts)
 
     def _current_state(self) -> str:
         if self.executor.mode.name == "charge":
@@ -315,6 +341,8 @@ class MasterCoordinator:
         return "monitoring"
 
     async def _heartbeat(self, now: _dt.datetime, state: str | None = None, *, strict: bool = False) -> None:
+        if self._clock_refused(now):
+            return
         r = self.reading
         metrics = {"soc_pct": r.battery_soc_pct if r else None, "pv_w": r.pv_power_w if r else None,
                    "grid_w": r.grid_power_w if r else None,
