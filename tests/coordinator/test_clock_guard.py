@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as _dt
 import logging
 import time
@@ -66,13 +67,15 @@ def test_only_the_real_clock_is_guarded():
     assert MasterCoordinator(None, None, None, None, RULES, clock=simulated).clock_guard is None
 
 
-async def test_a_run_booted_at_a_wrong_time_waits_and_stores_nothing_stamped_before(tmp_path, caplog):
-    caplog.set_level(logging.WARNING, logger="gdpo.coordinator.clock_guard")
-    clock = WallClock(BOOT)
+@contextlib.asynccontextmanager
+async def coordinator_on(tmp_path, clock: WallClock, stored: list[dict] = ()):
+    """(storage, coordinator) on SQLite and the simulator, driven by ``clock``; ``stored``
+    energy_data records are written first."""
     server = await start_simulator("127.0.0.1", 0, speed=60.0, seed=5, start=TRUE_NOW)
     try:
         async with open_storage(sqlite_storage(tmp_path)) as storage:
-            await storage.write("energy_data", {"ts": NEWEST, "battery_soc_pct": 50.0})
+            for record in stored:
+                await storage.write("energy_data", record)
             await storage.flush()
             await save_day(storage, market_day(TRUE_NOW.date()), TRUE_NOW)
             gateway = InverterGateway("127.0.0.1", server.port, now=clock.now)
@@ -82,16 +85,23 @@ async def test_a_run_booted_at_a_wrong_time_waits_and_stores_nothing_stamped_bef
                 coord.collector = EnhancedDataCollector(storage, gateway, now=clock.now, price_source=coord.price_for)
                 coord.fetch_prices = False
                 coord.clock_poll_s = 0.05
-                run = asyncio.create_task(coord.run(until=TRUE_NOW + _dt.timedelta(minutes=20)))
-                await asyncio.sleep(1.0)  # an hour of the wrong clock passes
-                assert not run.done() and coord.readings == 0 and coord.decisions == 0
-                clock.set(TRUE_NOW)  # NTP answers
-                await asyncio.wait_for(run, timeout=60)
-            await storage.flush()
-            stored = {kind: await storage.read(kind, FAR_PAST, FAR_FUTURE)
-                      for kind in ("energy_data", "coordinator_decisions", "system_state")}
+                yield storage, coord
     finally:
         await server.stop()
+
+
+async def test_a_run_booted_at_a_wrong_time_waits_and_stores_nothing_stamped_before(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="gdpo.coordinator.clock_guard")
+    clock = WallClock(BOOT)
+    async with coordinator_on(tmp_path, clock, [{"ts": NEWEST, "battery_soc_pct": 50.0}]) as (storage, coord):
+        run = asyncio.create_task(coord.run(until=TRUE_NOW + _dt.timedelta(minutes=20)))
+        await asyncio.sleep(1.0)  # an hour of the wrong clock passes
+        assert not run.done() and coord.readings == 0 and coord.decisions == 0
+        clock.set(TRUE_NOW)  # NTP answers
+        await asyncio.wait_for(run, timeout=60)
+        await storage.flush()
+        stored = {kind: await storage.read(kind, FAR_PAST, FAR_FUTURE)
+                  for kind in ("energy_data", "coordinator_decisions", "system_state")}
     assert coord.readings >= 10 and coord.decisions >= 1
     for kind, records in stored.items():
         wrong = [r.time for r in records if r.time != NEWEST and r.time < TRUE_NOW]
@@ -104,27 +114,16 @@ async def test_a_run_booted_at_a_wrong_time_waits_and_stores_nothing_stamped_bef
 
 async def test_a_clock_that_jumps_back_mid_run_stamps_nothing_until_it_is_sane(tmp_path):
     clock = WallClock(TRUE_NOW)
-    server = await start_simulator("127.0.0.1", 0, speed=60.0, seed=5, start=TRUE_NOW)
-    try:
-        async with open_storage(sqlite_storage(tmp_path)) as storage:
-            await save_day(storage, market_day(TRUE_NOW.date()), TRUE_NOW)
-            gateway = InverterGateway("127.0.0.1", server.port, now=clock.now)
-            await gateway.connect()
-            async with PriceService(storage, NO_PSE) as prices:
-                coord = MasterCoordinator(storage, gateway, None, prices, RULES, clock=clock)
-                coord.collector = EnhancedDataCollector(storage, gateway, now=clock.now, price_source=coord.price_for)
-                coord.fetch_prices = False
-                await coord.telemetry_tick(clock.now())
-                assert coord.readings == 1
-                clock.set(TRUE_NOW - _dt.timedelta(hours=3))
-                await coord.telemetry_tick(clock.now())
-                assert await coord.decision_tick(clock.now()) is None
-                assert coord.readings == 1 and coord.decisions == 0
-                clock.set(TRUE_NOW + _dt.timedelta(minutes=2))
-                await coord.telemetry_tick(clock.now())
-                assert coord.readings == 2
-    finally:
-        await server.stop()
+    async with coordinator_on(tmp_path, clock) as (_, coord):
+        await coord.telemetry_tick(clock.now())
+        assert coord.readings == 1
+        clock.set(TRUE_NOW - _dt.timedelta(hours=3))
+        await coord.telemetry_tick(clock.now())
+        assert await coord.decision_tick(clock.now()) is None
+        assert coord.readings == 1 and coord.decisions == 0
+        clock.set(TRUE_NOW + _dt.timedelta(minutes=2))
+        await coord.telemetry_tick(clock.now())
+        assert coord.readings == 2
 
 
 @pytest.mark.parametrize("boot", [_dt.datetime(1970, 1, 1, tzinfo=UTC), _dt.datetime(2025, 6, 1, tzinfo=UTC)])
