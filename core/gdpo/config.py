@@ -19,7 +19,7 @@ import difflib
 import importlib
 import os
 import re
-import warnings
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -132,6 +132,11 @@ _SECTIONS: dict[str, dict[str, Any] | Callable[[], dict[str, Any]]] = {}
 SECTION_MODULES = ("gdpo.inverter.settings", "gdpo.prices.settings", "gdpo.coordinator.settings")
 
 
+#: Cross-field checks of the section modules (``check_config(data)``, raising ConfigError
+#: naming the key): run by every load, so ``gdpo config check`` refuses what ``gdpo run`` would.
+_CHECKS: list[Callable[[dict[str, Any]], None]] = []
+
+
 def register_section(name: str, schema: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
     """Declare a top-level config section (a schema, or a function returning one)."""
     _SECTIONS[name] = schema
@@ -157,6 +162,9 @@ def section_schemas() -> dict[str, dict[str, Any]]:
             raise
         for name, schema in getattr(mod, "SECTIONS", {}).items():
             _SECTIONS.setdefault(name, schema)
+        check = getattr(mod, "check_config", None)
+        if check is not None and check not in _CHECKS:
+            _CHECKS.append(check)
     for name, schema in _SECTIONS.items():
         schemas[name] = schema() if callable(schema) else schema
     return schemas
@@ -301,17 +309,30 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | Config | None = 
     leaves: list[str] = []
     for name in raw:
         if name not in schemas:
-            raise ConfigError(f"{where}: unknown section {name!r}{_suggest(name, schemas)}")
+            raise ConfigError(f"{where}: unknown section {name!r}{_nesting_hint(name, schemas)}")
     for name, schema in schemas.items():
         value = raw.get(name, {})
         if value is None:
             value = {}
         data[name] = _validate(value, schema, name, where, secrets, leaves)
     _check_storage(data["data_storage"], where, schemas["data_storage"])
+    for check in _CHECKS:
+        try:
+            check(data)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     origin = f"file:{path}" if path else "code"
     sources = {k: env_sources.get(k) or (origin if _present(given, k) else "default") for k in leaves}
     return Config(data=data, sources=sources, path=path, secret_paths=frozenset(secrets),
                   leaf_paths=tuple(leaves))
+
+
+def _nesting_hint(name: str, schemas: dict[str, Any]) -> str:
+    """Where a misplaced top-level key belongs (``sqlite:`` -> ``data_storage.sqlite``), or a suggestion."""
+    homes = [f"{section}.{name}" for section, schema in schemas.items() if isinstance(schema, dict) and name in schema]
+    if homes:
+        return f": it belongs under a section, as {' or '.join(homes)} (indent it there)"
+    return _suggest(name, schemas)
 
 
 def _suggest(name: str, choices) -> str:
@@ -406,6 +427,20 @@ def _apply_env(raw: dict, env: Mapping[str, str], sources: dict[str, str]) -> No
         sources[".".join(keys)] = f"env:{var}"
 
 
+LEGACY_REPLACEMENTS = {
+    "database_storage": "data_storage.backend: sqlite (or timescaledb) and data_storage.sqlite.path",
+    "file_storage": "data_storage.backend: json_legacy and data_storage.json_legacy.directory",
+}
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """Say ``message`` on stderr, once per process."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        print(f"Warning: {message}", file=sys.stderr)
+
+
 def _apply_legacy_storage_keys(raw: dict, where: str) -> None:
     ds = raw.get("data_storage")
     if not isinstance(ds, dict):
@@ -414,9 +449,8 @@ def _apply_legacy_storage_keys(raw: dict, where: str) -> None:
     if not legacy:
         return
     checked = _validate(legacy, LEGACY_STORAGE_SCHEMA, "data_storage", where, set())
-    warnings.warn(
-        f"{where}: data_storage.file_storage / data_storage.database_storage are deprecated; "
-        f"set data_storage.backend (sqlite, json_legacy, ...) instead", DeprecationWarning, stacklevel=3)
+    for key in legacy:
+        _warn_once(f"{where}: data_storage.{key} is deprecated; use {LEGACY_REPLACEMENTS[key]} instead")
     db, files = checked["database_storage"], checked["file_storage"]
     backend = None
     if db.get("enabled"):
@@ -454,6 +488,12 @@ def _check_storage(ds: dict[str, Any], where: str, schema: dict[str, Any]) -> No
             raise ConfigError(f"{where}: data_storage.hybrid.routes.{kind} is {b!r}, which no installed plugin "
                               f"provides{_suggest(str(b), backends)}")
     _check_retention(ds["retention"], where, KIND_NAMES)
+    for name in backends:
+        pool = (ds.get(name) or {}).get("pool") if isinstance(ds.get(name), dict) else None
+        if isinstance(pool, dict) and isinstance(pool.get("min"), int) and isinstance(pool.get("max"), int) \
+                and pool["min"] > pool["max"]:
+            raise ConfigError(f"{where}: data_storage.{name}.pool.min ({pool['min']}) is larger than "
+                              f"data_storage.{name}.pool.max ({pool['max']})")
     if ds["batch"]["size"] > ds["batch"]["max_size"]:
         raise ConfigError(f"{where}: data_storage.batch.size ({ds['batch']['size']}) is larger than "
                           f"data_storage.batch.max_size ({ds['batch']['max_size']})")

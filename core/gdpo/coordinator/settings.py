@@ -142,3 +142,33 @@ def defaults(schema: dict[str, Any] | None = None) -> dict[str, Any]:
     if schema is None:
         return {name: defaults(s) for name, s in SECTIONS.items()}
     return {k: defaults(v) if isinstance(v, dict) else v.default for k, v in schema.items()}
+
+
+def check_config(data: dict) -> None:
+    """Cross-field checks of the coordinator's sections (each value alone is checked by its
+    schema). Raises ``ConfigError`` naming the keys."""
+    from gdpo.config import ConfigError
+
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            raise ConfigError(message)
+
+    ch, opt = data["charging"], data["optimiser"]
+    crit = ch["critical"]
+    need(crit["min_wait_h"] <= crit["max_wait_h"],
+         f"charging.critical.min_wait_h ({crit['min_wait_h']:g}) is larger than charging.critical.max_wait_h "
+         f"({crit['max_wait_h']:g})")
+    need(crit["min_soc_to_wait_pct"] <= crit["soc_pct"],
+         f"charging.critical.min_soc_to_wait_pct ({crit['min_soc_to_wait_pct']:g}) is above charging.critical.soc_pct "
+         f"({crit['soc_pct']:g})")
+    need(ch["emergency"]["soc_pct"] <= crit["soc_pct"],
+         f"charging.emergency.soc_pct ({ch['emergency']['soc_pct']:g}) is above charging.critical.soc_pct "
+         f"({crit['soc_pct']:g})")
+    for rule in ("emergency", "critical", "opportunistic", "normal", "super_cheap"):
+        trigger = ch[rule].get("soc_pct", ch[rule].get("max_soc_pct", ch[rule].get("max_start_soc_pct")))
+        if trigger is not None:
+            need(ch[rule]["target_soc_pct"] > trigger,
+                 f"charging.{rule}.target_soc_pct ({ch[rule]['target_soc_pct']:g}) must be above the SOC that starts "
+                 f"the rule ({trigger:g})")
+    need(opt["min_soc_pct"] < opt["max_soc_pct"],
+         f"optimiser.min_soc_pct ({opt['min_soc_pct']:g}) must be below optimiser.max_soc_pct ({opt['max_soc_pct']:g})")

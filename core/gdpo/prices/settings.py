@@ -93,3 +93,13 @@ def price_sections(config=None) -> tuple[dict, dict]:
     else:
         cfg = load_config({name: (config or {}).get(name) or {} for name in SECTIONS})
     return cfg.section("prices"), cfg.section("tariffs")
+
+
+def check_config(data: dict) -> None:
+    """Parse every tariff's hours and dates, not only the chosen one's (a later switch of
+    ``tariffs.tariff`` must not meet a bad value), so ``gdpo config check`` refuses what the
+    price service would. Raises ``ConfigError`` naming the key."""
+    from gdpo.prices.tariffs import TARIFF_NAMES, TariffConfig
+
+    for name in TARIFF_NAMES:
+        TariffConfig.from_section(data["tariffs"], name)
