@@ -160,7 +160,8 @@ def backup_command(dest: str, config_path: str | None, backend_name: str | None,
 def recover_command(src: str, dest: str, config_path: str | None, backend_name: str | None, as_json: bool) -> None:
     """Copy every readable row of a damaged database SRC into a new database DEST.
 
-    SRC is only read (from a copy); the number of rows saved per kind is printed."""
+    SRC is only read (from a copy); the number of rows saved per kind, and of hourly and
+    daily rollups (what retention left of deleted raw rows), is printed."""
     from gdpo.storage import build_storage
 
     storage = build_storage(config_path)
@@ -169,7 +170,8 @@ def recover_command(src: str, dest: str, config_path: str | None, backend_name: 
     _emit(report, as_json)
     if not as_json:
         state = "complete" if report.get("complete") else "PARTIAL (see problems above)"
-        click.echo(f"{report.get('total', 0)} rows saved to {dest}; recovery {state}")
+        rollups = sum((report.get("rollups") or {}).values())
+        click.echo(f"{report.get('total', 0)} rows saved to {dest} ({rollups} of them rollups); recovery {state}")
 
 
 @db_group.command("maintain")
