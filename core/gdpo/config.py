@@ -34,6 +34,7 @@ DEFAULT_CONFIG_PATHS = (
 )
 DEFAULT_SQLITE_PATH = "/opt/goodwe-dynamic-price-optimiser/data/goodwe_energy.db"
 MASK = "***"
+DSN_MARK = "dsn:"  # prefix, in the set of secret paths collected while validating, of a secret DSN
 
 
 class ConfigError(ValueError):
@@ -42,12 +43,22 @@ class ConfigError(ValueError):
 
 # --------------------------------------------------------------------------- secrets
 
-_DSN_PASSWORD = re.compile(r"(?P<pre>[a-z][a-z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<post>@)", re.I)
-_KV_PASSWORD = re.compile(r"(?P<pre>\bpassword\s*=\s*)(?P<pw>'[^']*'|\S+)", re.I)
+# scheme://user:PASSWORD@host: the password runs to the last "@" before the host (an
+# unencoded "@" in a password must not leave its tail in the clear)
+_DSN_PASSWORD = re.compile(r"(?P<pre>[a-z][a-z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^\s/]*)(?P<post>@)", re.I)
+# every libpq spelling of a password setting: password=, sslpassword=, PGPASSWORD= (and any
+# other *password= key), in a keyword/value DSN, a URI query or an environment listing; the
+# value is single- or double-quoted (libpq's 'pa ss', with \' escapes) or runs to the next
+# blank (in a URI query: to the next "&")
+_KV_PASSWORD = re.compile(
+    r"""(?P<pre>(?P<sep>[?&])?\b[\w.\-]*password\s*=\s*)"""
+    r"""(?P<pw>'(?:\\.|[^'\\])*'?|"(?:\\.|[^"\\])*"?|(?(sep)[^\s&#]*|\S*))""", re.I)
 
 
 def mask_secrets(text: str) -> str:
-    """``text`` with any DSN password (``scheme://user:PASSWORD@host``) or ``password=...`` masked."""
+    """``text`` with every password masked: a DSN's ``scheme://user:PASSWORD@host`` and each
+    ``password=``, ``sslpassword=``, ``PGPASSWORD=`` value (quoted or not, in a keyword/value
+    DSN, a URI query or an environment listing)."""
     if not isinstance(text, str):
         return text
     text = _DSN_PASSWORD.sub(lambda m: m.group("pre") + MASK + m.group("post"), text)
@@ -174,6 +185,7 @@ class Config:
     path: Path | None = None
     secret_paths: frozenset[str] = frozenset()
     leaf_paths: tuple[str, ...] = ()
+    dsn_paths: frozenset[str] = frozenset()  # secret DSNs: shown with their password masked
 
     def section(self, name: str) -> dict[str, Any]:
         """A top-level section (a deep copy; changing it does not change the config)."""
@@ -199,6 +211,8 @@ class Config:
         return node
 
     def _shown(self, key: str, value: Any) -> Any:
+        if key in self.dsn_paths and isinstance(value, str):
+            return mask_secrets(str(value))
         if key in self.secret_paths and value not in (None, ""):
             return MASK
         if isinstance(value, str):
@@ -310,8 +324,9 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | Config | None = 
     _check_storage(data["data_storage"], where, schemas["data_storage"])
     origin = f"file:{path}" if path else "code"
     sources = {k: env_sources.get(k) or (origin if _present(given, k) else "default") for k in leaves}
-    return Config(data=data, sources=sources, path=path, secret_paths=frozenset(secrets),
-                  leaf_paths=tuple(leaves))
+    dsns = frozenset(k[len(DSN_MARK):] for k in secrets if k.startswith(DSN_MARK))
+    return Config(data=data, sources=sources, path=path, secret_paths=frozenset(secrets) - {DSN_MARK + k for k in dsns},
+                  leaf_paths=tuple(leaves), dsn_paths=dsns)
 
 
 def _suggest(name: str, choices) -> str:
@@ -339,6 +354,8 @@ def _validate(value: Any, schema: dict[str, Any] | None, path: str, where: str, 
         leaves.append(full)
         if spec.secret:
             secrets.add(full)
+            if spec.type == "dsn":
+                secrets.add(DSN_MARK + full)
         out[key] = _check_value(value[key], spec, full, where) if key in value else copy.deepcopy(spec.default)
     return out
 
@@ -364,7 +381,7 @@ def _check_value(v: Any, spec: Option, path: str, where: str) -> Any:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ConfigError(f"{where}: {path} must be a number, got {shown}")
         v = float(v)
-    elif t in ("str", "path"):
+    elif t in ("str", "path", "dsn"):
         if not isinstance(v, str) or (t == "path" and not v.strip()):
             raise ConfigError(f"{where}: {path} must be text, got {shown}")
     elif t == "list":

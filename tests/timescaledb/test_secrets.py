@@ -42,6 +42,7 @@ async def test_password_file_is_used(make_config):
 async def test_wrong_password_file_fails_without_showing_it(make_config, tmp_path, checks_passwords, caplog):
     bad = tmp_path / "pw"
     bad.write_text(SECRET + "\n")
+    bad.chmod(0o600)
     caplog.set_level(logging.DEBUG)
     with pytest.raises(StorageError) as err:
         async with open_storage(make_config("postgresql", password_file=str(bad))):
@@ -110,3 +111,35 @@ async def test_sslmode_is_passed_to_the_driver(make_config):
             assert (await s.health())[0].ok  # a server with TLS
     except StorageError as exc:  # a server without TLS refuses, and the message says so
         assert "SSL" in str(exc) or "ssl" in str(exc)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+async def test_a_password_file_others_may_read_is_refused_naming_it(tmp_path, mode):
+    pw = tmp_path / "pgpassword"
+    pw.write_text(SECRET + "\n")
+    pw.chmod(mode)
+    cfg = {"backend": "timescaledb", "timescaledb": {"dsn": f"postgresql://gdpo@127.0.0.1:{_closed_port()}/gdpo",
+                                                     "password_file": str(pw), "connect_timeout_s": 2}}
+    with pytest.raises(StorageError) as err:
+        async with open_storage(cfg, background=False):
+            pass
+    message = str(err.value)
+    assert str(pw) in message and f"{mode:04o}" in message and "chmod 600" in message
+    assert SECRET not in message
+
+
+async def test_a_private_password_file_is_read(tmp_path):
+    from gdpo_timescaledb.connection import read_password_file
+
+    pw = tmp_path / "pgpassword"
+    pw.write_text(SECRET + "\n")
+    pw.chmod(0o600)
+    assert read_password_file(str(pw)) == SECRET
+    pw.chmod(0o400)
+    assert read_password_file(str(pw)) == SECRET

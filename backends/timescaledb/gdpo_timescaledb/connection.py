@@ -1,7 +1,8 @@
 """Connections: DSN and password resolution, the asyncpg pool, and connection-loss errors.
 
 The password comes from, in order: ``password_file``, the DSN itself, then libpq's usual
-sources (``PGPASSWORD``, ``~/.pgpass`` / ``PGPASSFILE``), which asyncpg reads itself. It is
+sources (``PGPASSWORD``, ``~/.pgpass`` / ``PGPASSFILE``), which asyncpg reads itself. A
+``password_file`` its group or others may read is refused, naming it. It is
 never put into a message: every error names the server by its masked DSN.
 """
 
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -48,11 +51,31 @@ def server_name(dsn: str) -> str:
     return mask_secrets(urlunsplit(parts._replace(query="", fragment="")))
 
 
+#: Container secret mounts: their files may be group- or world-readable inside the container.
+SECRET_MOUNTS = (Path("/run/secrets"),)
+
+
+def _in_secrets_mount(path: Path) -> bool:
+    absolute = path.absolute()
+    return any(absolute.is_relative_to(mount) for mount in SECRET_MOUNTS)
+
+
 def read_password_file(path: str) -> str:
-    """The password in ``path`` (first line, without the line end); errors name the file."""
+    """The password in ``path`` (first line, without the line end); errors name the file.
+
+    Like libpq with ``~/.pgpass``, a file that its group or others may read, write or run
+    (any of the 0o077 bits) is refused: the password would not be secret. Files under a
+    container secrets mount (``/run/secrets``: Docker and Kubernetes secrets, which the
+    container's users must be able to read and which the host keeps in a private directory)
+    are exempt."""
     p = Path(path).expanduser()
     try:
-        text = p.read_text(encoding="utf-8")
+        with open(p, encoding="utf-8") as fh:
+            mode = os.fstat(fh.fileno()).st_mode
+            if stat.S_IMODE(mode) & 0o077 and not _in_secrets_mount(p):
+                raise StorageError(f"timescaledb: password_file {p} is readable by its group or others (mode "
+                                   f"{stat.S_IMODE(mode):04o}); make it private: chmod 600 {p}")
+            text = fh.read()
     except OSError as exc:
         raise StorageError(f"timescaledb: cannot read password_file {p}: {exc.strerror or exc}") from None
     line = text.splitlines()[0] if text else ""
