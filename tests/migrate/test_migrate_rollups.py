@@ -55,7 +55,7 @@ async def test_sqlite_to_sqlite_carries_the_rollups(tmp_path, history):
     assert again["rollups"]["energy_data"]["already_present"] == hours and again["checksums_match"] is True
 
 
-async def test_a_lost_rollup_fails_validation(tmp_path, history):
+async def test_a_rollup_missing_in_the_target_is_written_again(tmp_path, history):
     """The target must hold every rollup: one deleted from the target is written again,
     and a dry run counts what it would write."""
     src, *_ = history
@@ -117,3 +117,25 @@ def test_recover_carries_the_rollups(tmp_path, history):
     got = asyncio.run(whole_history(sqlite_cfg(dest)))
     assert got == after
     assert_close(got, before)
+
+
+async def test_a_target_that_would_lose_the_rollups_fails_validation(tmp_path, history, memory_backend_registered):
+    """A target keeping rollups only in memory (no rollup table, no data directory) would
+    drop them on close: the run says so and exits 1 instead of reporting success."""
+    src, *_ = history
+    report = await migrate(MigrationOptions(source=f"sqlite:{src}", target="memory:rollup-loss"))
+    assert report["checksums_match"] is False and report["exit_code"] == 1
+    assert report["rollups"]["energy_data"]["match"] is False
+    assert any("only in memory" in n["note"] for n in report["notes"])
+    from gdpo.storage.memory import drop_store
+
+    drop_store("rollup-loss")
+
+
+def test_export_command_reports_the_rollups(tmp_path, history):
+    src, *_ = history
+    tree = tmp_path / "legacy"
+    result = CliRunner().invoke(cli, ["export", "--from", f"sqlite:{src}", "--to", str(tree)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "energy_data hourly rollups" in result.output and "energy_data daily rollups" in result.output
+    assert "validation: checksums match" in result.output
