@@ -119,11 +119,15 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
-async def test_a_password_file_others_may_read_is_refused_naming_it(tmp_path, mode):
+@pytest.mark.parametrize("mode, owner", [(0o644, None), (0o604, None), (0o660, None), (0o640, "not root")])
+async def test_a_password_file_others_may_read_is_refused_naming_it(tmp_path, mode, owner):
+    import os
+
     pw = tmp_path / "pgpassword"
     pw.write_text(SECRET + "\n")
     pw.chmod(mode)
+    if owner == "not root" and os.geteuid() == 0:
+        os.chown(pw, 65534, 65534)  # nobody: a group-readable file root does not own
     cfg = {"backend": "timescaledb", "timescaledb": {"dsn": f"postgresql://gdpo@127.0.0.1:{_closed_port()}/gdpo",
                                                      "password_file": str(pw), "connect_timeout_s": 2}}
     with pytest.raises(StorageError) as err:
@@ -135,7 +139,9 @@ async def test_a_password_file_others_may_read_is_refused_naming_it(tmp_path, mo
 
 
 async def test_a_private_password_file_is_read(tmp_path):
-    from gdpo_timescaledb.connection import read_password_file
+    import os
+
+    from gdpo_timescaledb.connection import password_file_problem, read_password_file
 
     pw = tmp_path / "pgpassword"
     pw.write_text(SECRET + "\n")
@@ -143,3 +149,7 @@ async def test_a_private_password_file_is_read(tmp_path):
     assert read_password_file(str(pw)) == SECRET
     pw.chmod(0o400)
     assert read_password_file(str(pw)) == SECRET
+    # root:gdpo 0640 (the installed layout: the service's group reads it) is private enough
+    pw.chmod(0o640)
+    st = os.stat(pw)
+    assert password_file_problem(pw, os.stat_result((st.st_mode, *st[1:4], 0, *st[5:]))) is None

@@ -2,7 +2,7 @@
 
 The password comes from, in order: ``password_file``, the DSN itself, then libpq's usual
 sources (``PGPASSWORD``, ``~/.pgpass`` / ``PGPASSFILE``), which asyncpg reads itself. A
-``password_file`` its group or others may read is refused, naming it. It is
+``password_file`` others (or, unless root owns it, its group) may read is refused, naming it. It is
 never put into a message: every error names the server by its masked DSN.
 """
 
@@ -60,21 +60,35 @@ def _in_secrets_mount(path: Path) -> bool:
     return any(absolute.is_relative_to(mount) for mount in SECRET_MOUNTS)
 
 
+def password_file_problem(path: Path, st: os.stat_result) -> str | None:
+    """Why a password file's permissions are refused, or None when they are private enough.
+
+    libpq's rule for private key files: no access for others, and none for the group
+    either, except read access when the file is owned by root (``root:gdpo 0640``: the
+    service's group reads it and cannot change it). Files under a container secrets mount
+    (``/run/secrets``: Docker and Kubernetes secrets, which the host keeps in a private
+    directory and the container's users must read) are exempt."""
+    mode = stat.S_IMODE(st.st_mode)
+    if not mode & 0o077 or _in_secrets_mount(path):
+        return None
+    if not mode & 0o007 and mode & 0o070 == 0o040 and st.st_uid == 0:
+        return None
+    who = "others" if mode & 0o007 else "its group"
+    return (f"timescaledb: password_file {path} is readable by {who} (mode {mode:04o}, owner uid {st.st_uid}); "
+            f"make it private: chmod 600 {path} (or chown root:<service group> and chmod 640)")
+
+
 def read_password_file(path: str) -> str:
     """The password in ``path`` (first line, without the line end); errors name the file.
 
-    Like libpq with ``~/.pgpass``, a file that its group or others may read, write or run
-    (any of the 0o077 bits) is refused: the password would not be secret. Files under a
-    container secrets mount (``/run/secrets``: Docker and Kubernetes secrets, which the
-    container's users must be able to read and which the host keeps in a private directory)
-    are exempt."""
+    A file whose permissions let others (or, unless root owns it, its group) read it is
+    refused, as libpq refuses such a key file (see :func:`password_file_problem`)."""
     p = Path(path).expanduser()
     try:
         with open(p, encoding="utf-8") as fh:
-            mode = os.fstat(fh.fileno()).st_mode
-            if stat.S_IMODE(mode) & 0o077 and not _in_secrets_mount(p):
-                raise StorageError(f"timescaledb: password_file {p} is readable by its group or others (mode "
-                                   f"{stat.S_IMODE(mode):04o}); make it private: chmod 600 {p}")
+            problem = password_file_problem(p, os.fstat(fh.fileno()))
+            if problem:
+                raise StorageError(problem)
             text = fh.read()
     except OSError as exc:
         raise StorageError(f"timescaledb: cannot read password_file {p}: {exc.strerror or exc}") from None
