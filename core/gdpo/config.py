@@ -34,7 +34,6 @@ DEFAULT_CONFIG_PATHS = (
 )
 DEFAULT_SQLITE_PATH = "/opt/goodwe-dynamic-price-optimiser/data/goodwe_energy.db"
 MASK = "***"
-DSN_MARK = "dsn:"  # prefix, in the set of secret paths collected while validating, of a secret DSN
 
 
 class ConfigError(ValueError):
@@ -311,7 +310,7 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | Config | None = 
         _apply_env(raw, env, env_sources)
     schemas = section_schemas()
     data: dict[str, Any] = {}
-    secrets: set[str] = set()
+    secrets: dict[str, str] = {}  # secret key path -> its option type
     leaves: list[str] = []
     for name in raw:
         if name not in schemas:
@@ -324,9 +323,8 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | Config | None = 
     _check_storage(data["data_storage"], where, schemas["data_storage"])
     origin = f"file:{path}" if path else "code"
     sources = {k: env_sources.get(k) or (origin if _present(given, k) else "default") for k in leaves}
-    dsns = frozenset(k[len(DSN_MARK):] for k in secrets if k.startswith(DSN_MARK))
-    return Config(data=data, sources=sources, path=path, secret_paths=frozenset(secrets) - {DSN_MARK + k for k in dsns},
-                  leaf_paths=tuple(leaves), dsn_paths=dsns)
+    return Config(data=data, sources=sources, path=path, secret_paths=frozenset(secrets),
+                  leaf_paths=tuple(leaves), dsn_paths=frozenset(k for k, t in secrets.items() if t == "dsn"))
 
 
 def _suggest(name: str, choices) -> str:
@@ -334,7 +332,7 @@ def _suggest(name: str, choices) -> str:
     return f" (did you mean {close[0]!r}?)" if close else f" (valid: {', '.join(sorted(choices))})"
 
 
-def _validate(value: Any, schema: dict[str, Any] | None, path: str, where: str, secrets: set[str],
+def _validate(value: Any, schema: dict[str, Any] | None, path: str, where: str, secrets: dict[str, str],
               leaves: list[str] | None = None) -> Any:
     leaves = [] if leaves is None else leaves
     if schema is None:  # a section of an unavailable plugin: kept as written
@@ -353,9 +351,7 @@ def _validate(value: Any, schema: dict[str, Any] | None, path: str, where: str, 
             continue
         leaves.append(full)
         if spec.secret:
-            secrets.add(full)
-            if spec.type == "dsn":
-                secrets.add(DSN_MARK + full)
+            secrets[full] = spec.type
         out[key] = _check_value(value[key], spec, full, where) if key in value else copy.deepcopy(spec.default)
     return out
 
@@ -430,7 +426,7 @@ def _apply_legacy_storage_keys(raw: dict, where: str) -> None:
     legacy = {k: ds.pop(k) for k in list(ds) if k in LEGACY_STORAGE_SCHEMA}
     if not legacy:
         return
-    checked = _validate(legacy, LEGACY_STORAGE_SCHEMA, "data_storage", where, set())
+    checked = _validate(legacy, LEGACY_STORAGE_SCHEMA, "data_storage", where, {})
     warnings.warn(
         f"{where}: data_storage.file_storage / data_storage.database_storage are deprecated; "
         f"set data_storage.backend (sqlite, json_legacy, ...) instead", DeprecationWarning, stacklevel=3)
