@@ -33,6 +33,15 @@ def test_password_in_a_to_dsn_is_warned_about(tmp_path, dsn):
     assert SECRET not in result.output and SECRET not in result.stderr
 
 
+def test_password_in_a_from_dsn_is_warned_about(tmp_path):
+    pytest.importorskip("gdpo_timescaledb.backend")
+    dsn = f"postgresql://gdpo:{SECRET}@127.0.0.1:{_closed_port()}/gdpo?connect_timeout=2"
+    result = CliRunner().invoke(cli, ["export", "--from", f"timescaledb:{dsn}", "--to", str(tmp_path / "tree")])
+    assert result.exit_code != 0
+    assert "--from" in result.stderr and "holds a password" in result.stderr
+    assert SECRET not in result.output and SECRET not in result.stderr
+
+
 def test_no_warning_without_a_password(tmp_path):
     pytest.importorskip("gdpo_sqlite.backend")
     src, dst = tmp_path / "a.db", tmp_path / "b.db"
