@@ -42,12 +42,22 @@ class ConfigError(ValueError):
 
 # --------------------------------------------------------------------------- secrets
 
-_DSN_PASSWORD = re.compile(r"(?P<pre>[a-z][a-z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<post>@)", re.I)
-_KV_PASSWORD = re.compile(r"(?P<pre>\bpassword\s*=\s*)(?P<pw>'[^']*'|\S+)", re.I)
+# scheme://user:PASSWORD@host: the password runs to the last "@" before the host (an
+# unencoded "@" in a password must not leave its tail in the clear)
+_DSN_PASSWORD = re.compile(r"(?P<pre>[a-z][a-z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^\s/]*)(?P<post>@)", re.I)
+# every libpq spelling of a password setting: password=, sslpassword=, PGPASSWORD= (and any
+# other *password= key), in a keyword/value DSN, a URI query or an environment listing; the
+# value is single- or double-quoted (libpq's 'pa ss', with \' escapes) or runs to the next
+# blank (in a URI query: to the next "&")
+_KV_PASSWORD = re.compile(
+    r"""(?P<pre>(?P<sep>[?&])?\b[\w.\-]*password\s*=\s*)"""
+    r"""(?P<pw>'(?:\\.|[^'\\])*'?|"(?:\\.|[^"\\])*"?|(?(sep)[^\s&#]*|\S*))""", re.I)
 
 
 def mask_secrets(text: str) -> str:
-    """``text`` with any DSN password (``scheme://user:PASSWORD@host``) or ``password=...`` masked."""
+    """``text`` with every password masked: a DSN's ``scheme://user:PASSWORD@host`` and each
+    ``password=``, ``sslpassword=``, ``PGPASSWORD=`` value (quoted or not, in a keyword/value
+    DSN, a URI query or an environment listing)."""
     if not isinstance(text, str):
         return text
     text = _DSN_PASSWORD.sub(lambda m: m.group("pre") + MASK + m.group("post"), text)
@@ -182,6 +192,7 @@ class Config:
     path: Path | None = None
     secret_paths: frozenset[str] = frozenset()
     leaf_paths: tuple[str, ...] = ()
+    dsn_paths: frozenset[str] = frozenset()  # secret DSNs: shown with their password masked
 
     def section(self, name: str) -> dict[str, Any]:
         """A top-level section (a deep copy; changing it does not change the config)."""
@@ -207,6 +218,8 @@ class Config:
         return node
 
     def _shown(self, key: str, value: Any) -> Any:
+        if key in self.dsn_paths and isinstance(value, str):
+            return mask_secrets(str(value))
         if key in self.secret_paths and value not in (None, ""):
             return MASK
         if isinstance(value, str):
@@ -305,7 +318,7 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | Config | None = 
         _apply_env(raw, env, env_sources)
     schemas = section_schemas()
     data: dict[str, Any] = {}
-    secrets: set[str] = set()
+    secrets: dict[str, str] = {}  # secret key path -> its option type
     leaves: list[str] = []
     for name in raw:
         if name not in schemas:
@@ -324,7 +337,7 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | Config | None = 
     origin = f"file:{path}" if path else "code"
     sources = {k: env_sources.get(k) or (origin if _present(given, k) else "default") for k in leaves}
     return Config(data=data, sources=sources, path=path, secret_paths=frozenset(secrets),
-                  leaf_paths=tuple(leaves))
+                  leaf_paths=tuple(leaves), dsn_paths=frozenset(k for k, t in secrets.items() if t == "dsn"))
 
 
 def _nesting_hint(name: str, schemas: dict[str, Any]) -> str:
@@ -340,7 +353,7 @@ def _suggest(name: str, choices) -> str:
     return f" (did you mean {close[0]!r}?)" if close else f" (valid: {', '.join(sorted(choices))})"
 
 
-def _validate(value: Any, schema: dict[str, Any] | None, path: str, where: str, secrets: set[str],
+def _validate(value: Any, schema: dict[str, Any] | None, path: str, where: str, secrets: dict[str, str],
               leaves: list[str] | None = None) -> Any:
     leaves = [] if leaves is None else leaves
     if schema is None:  # a section of an unavailable plugin: kept as written
@@ -359,7 +372,7 @@ def _validate(value: Any, schema: dict[str, Any] | None, path: str, where: str, 
             continue
         leaves.append(full)
         if spec.secret:
-            secrets.add(full)
+            secrets[full] = spec.type
         out[key] = _check_value(value[key], spec, full, where) if key in value else copy.deepcopy(spec.default)
     return out
 
@@ -385,7 +398,7 @@ def _check_value(v: Any, spec: Option, path: str, where: str) -> Any:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ConfigError(f"{where}: {path} must be a number, got {shown}")
         v = float(v)
-    elif t in ("str", "path"):
+    elif t in ("str", "path", "dsn"):
         if not isinstance(v, str) or (t == "path" and not v.strip()):
             raise ConfigError(f"{where}: {path} must be text, got {shown}")
     elif t == "list":
@@ -448,7 +461,7 @@ def _apply_legacy_storage_keys(raw: dict, where: str) -> None:
     legacy = {k: ds.pop(k) for k in list(ds) if k in LEGACY_STORAGE_SCHEMA}
     if not legacy:
         return
-    checked = _validate(legacy, LEGACY_STORAGE_SCHEMA, "data_storage", where, set())
+    checked = _validate(legacy, LEGACY_STORAGE_SCHEMA, "data_storage", where, {})
     for key in legacy:
         _warn_once(f"{where}: data_storage.{key} is deprecated; use {LEGACY_REPLACEMENTS[key]} instead")
     db, files = checked["database_storage"], checked["file_storage"]

@@ -42,6 +42,7 @@ async def test_password_file_is_used(make_config):
 async def test_wrong_password_file_fails_without_showing_it(make_config, tmp_path, checks_passwords, caplog):
     bad = tmp_path / "pw"
     bad.write_text(SECRET + "\n")
+    bad.chmod(0o600)
     caplog.set_level(logging.DEBUG)
     with pytest.raises(StorageError) as err:
         async with open_storage(make_config("postgresql", password_file=str(bad))):
@@ -110,3 +111,45 @@ async def test_sslmode_is_passed_to_the_driver(make_config):
             assert (await s.health())[0].ok  # a server with TLS
     except StorageError as exc:  # a server without TLS refuses, and the message says so
         assert "SSL" in str(exc) or "ssl" in str(exc)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("mode, owner", [(0o644, None), (0o604, None), (0o660, None), (0o640, "not root")])
+async def test_a_password_file_others_may_read_is_refused_naming_it(tmp_path, mode, owner):
+    import os
+
+    pw = tmp_path / "pgpassword"
+    pw.write_text(SECRET + "\n")
+    pw.chmod(mode)
+    if owner == "not root" and os.geteuid() == 0:
+        os.chown(pw, 65534, 65534)  # nobody: a group-readable file root does not own
+    cfg = {"backend": "timescaledb", "timescaledb": {"dsn": f"postgresql://gdpo@127.0.0.1:{_closed_port()}/gdpo",
+                                                     "password_file": str(pw), "connect_timeout_s": 2}}
+    with pytest.raises(StorageError) as err:
+        async with open_storage(cfg, background=False):
+            pass
+    message = str(err.value)
+    assert str(pw) in message and f"{mode:04o}" in message and "chmod 600" in message
+    assert SECRET not in message
+
+
+async def test_a_private_password_file_is_read(tmp_path):
+    import os
+
+    from gdpo_timescaledb.connection import password_file_problem, read_password_file
+
+    pw = tmp_path / "pgpassword"
+    pw.write_text(SECRET + "\n")
+    pw.chmod(0o600)
+    assert read_password_file(str(pw)) == SECRET
+    pw.chmod(0o400)
+    assert read_password_file(str(pw)) == SECRET
+    # root:gdpo 0640 (the installed layout: the service's group reads it) is private enough
+    pw.chmod(0o640)
+    st = os.stat(pw)
+    assert password_file_problem(pw, os.stat_result((st.st_mode, *st[1:4], 0, *st[5:]))) is None

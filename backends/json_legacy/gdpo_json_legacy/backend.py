@@ -3,7 +3,8 @@
 Reading: on open, every legacy file of the tree is sniffed and mapped by the importer
 (``gdpo.migrate.legacy_read``), and the records are indexed in memory (a later file wins
 over an earlier copy of a record; files of the composite-era layout are read last).
-Quarantined files are left alone and listed by ``stats()``.
+Quarantined files are left alone and listed by ``stats()``. The storage service's rollups
+are kept in ``gdpo-rollups.ndjson`` at the tree's root (``rollup_file.py``).
 
 Writing: each record goes to its file of the composite-era layout
 (``gdpo.migrate.legacy_write``); a file is rewritten whole with its old and new records,
@@ -37,8 +38,11 @@ from gdpo.storage import (
     Record,
     StorageError,
     WriteResult,
+    RollupMethods,
     reference_aggregate,
 )
+
+from gdpo_json_legacy import rollup_file
 
 
 class _KindIndex:
@@ -69,11 +73,12 @@ class _KindIndex:
         return [self.by_key[k] for _, k in order[lo:hi]]
 
 
-class JsonLegacyBackend:
+class JsonLegacyBackend(RollupMethods):
     """Storage backend over a legacy JSON tree (see the module docstring)."""
 
+    rollup_io = rollup_file  # rollups in gdpo-rollups.ndjson at the tree's root, see rollup_file.py
     capabilities = Capabilities(aggregate=True, delete=False, concurrent_writers=False, transactions=False,
-                                persistent=True)
+                                persistent=True, rollups=True)
 
     def __init__(self, options: dict[str, Any] | None = None, context: Any = None):
         self.name = getattr(context, "name", None) or "json_legacy"
@@ -82,6 +87,7 @@ class JsonLegacyBackend:
         self._index: dict[str, _KindIndex] | None = None
         self._quarantined: dict[str, str] = {}
         self._lock = asyncio.Lock()
+        self._rollups: dict | None = None  # read from the rollup file on first use
 
     # -- life cycle -----------------------------------------------------------------
     async def open(self) -> None:
@@ -111,6 +117,7 @@ class JsonLegacyBackend:
     async def close(self) -> None:
         """Forget the index (files are always complete on disk)."""
         self._index = None
+        self._rollups = None
 
     def _kind(self, kind: str) -> _KindIndex:
         if self._index is None:

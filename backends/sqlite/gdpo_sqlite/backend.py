@@ -60,7 +60,7 @@ class SQLiteBackend(RollupMethods):
 
     rollup_io = service_rollups  # the optional rollup methods (storage service), see service_rollups.py
 
-    capabilities = Capabilities(concurrent_writers=True, transactions=True, persistent=True,
+    capabilities = Capabilities(concurrent_writers=True, transactions=True, persistent=True, rollups=True,
                                 max_payload_bytes=256 * 1024 * 1024)
 
     def __init__(self, options: dict[str, Any] | None = None, context: Any = None):

@@ -5,7 +5,9 @@ writes are included) into a temporary directory and read from there. Each table 
 along several paths: forward and backward in primary-key order and in time order (a
 separate index where the kind has one), so the rows before and after a damaged page are
 both reached. Rows are deduplicated by natural key and written into a new database made
-by the current migrations. Rows that sit only on unreadable pages are lost; the report
+by the current migrations. The storage service's hourly and daily rollups (table
+``storage_rollups``: all that is left of raw rows past retention) are copied the same way
+and counted per store key under ``rollups``. Rows that sit only on unreadable pages are lost; the report
 says how many rows were saved per kind and what could not be read.
 """
 
@@ -22,6 +24,8 @@ from gdpo.storage import StorageError, records
 from gdpo_sqlite.files import SQLITE_HEADER, prepare_location
 from gdpo_sqlite.migrations import migrate
 from gdpo_sqlite.schema import table_sql
+from gdpo_sqlite.service_rollups import CREATE as CREATE_ROLLUPS
+from gdpo_sqlite.service_rollups import TABLE as ROLLUP_TABLE
 
 INSERT_CHUNK_ROWS = 5000
 
@@ -65,6 +69,47 @@ def readable_rows(conn: sqlite3.Connection, kind: str) -> tuple[list[str], dict[
     return columns, rows, problems
 
 
+def readable_rollups(conn: sqlite3.Connection) -> tuple[dict[tuple, tuple], list[str]]:
+    """The rows of ``storage_rollups`` by (kind, start) and the problems met (no table: none)."""
+    problems: list[str] = []
+    try:
+        present = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                               (ROLLUP_TABLE,)).fetchone()
+    except sqlite3.Error as exc:
+        return {}, [f"{ROLLUP_TABLE}: the schema cannot be read ({exc})"]
+    if not present:
+        return {}, []
+    rows: dict[tuple, tuple] = {}
+    columns = "kind, start_us, samples, stats"
+    for order in ("", " ORDER BY kind, start_us", " ORDER BY kind DESC, start_us DESC"):
+        for row in _rows_along(conn, f"SELECT {columns} FROM {ROLLUP_TABLE}{order}", problems):
+            rows.setdefault((row[0], row[1]), row)
+    if problems and rows:
+        problems.append(f"{ROLLUP_TABLE}: {len(rows)} rollups read along the paths that worked")
+    return rows, problems
+
+
+def _write_rollups(out: sqlite3.Connection, rows: dict[tuple, tuple], report: dict[str, Any]) -> None:
+    saved: dict[str, int] = {}
+    out.execute("BEGIN IMMEDIATE")
+    try:
+        out.execute(CREATE_ROLLUPS)
+        for row in rows.values():
+            try:
+                out.execute(f"INSERT INTO {ROLLUP_TABLE} (kind, start_us, samples, stats) VALUES (?, ?, ?, ?) "
+                            f"ON CONFLICT DO NOTHING", row)
+            except sqlite3.IntegrityError as exc:
+                report["problems"].append(f"{ROLLUP_TABLE}: skipped a row that breaks the schema ({exc})")
+                continue
+            saved[row[0]] = saved.get(row[0], 0) + 1
+        out.execute("COMMIT")
+    except BaseException:
+        if out.in_transaction:
+            out.execute("ROLLBACK")
+        raise
+    report["rollups"] = dict(sorted(saved.items()))
+
+
 def _copy_source(src: Path, tmp: Path) -> Path:
     copy = tmp / "source.db"
     shutil.copyfile(src, copy)
@@ -85,12 +130,13 @@ def recover_database(src: Path, dest: Path, file_mode: int = 0o600, dir_mode: in
         if fh.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
             raise StorageError(f"{src}: the SQLite header is missing or destroyed; no rows can be read from it "
                                f"(restore a backup made with `gdpo db backup`)")
-    report: dict[str, Any] = {"source": str(src), "dest": str(dest), "kinds": {}, "problems": []}
+    report: dict[str, Any] = {"source": str(src), "dest": str(dest), "kinds": {}, "rollups": {}, "problems": []}
     scratch = dest.parent if dest.parent.is_dir() else None  # keep big copies off a small /tmp
     with tempfile.TemporaryDirectory(prefix=".gdpo-recover-", dir=scratch) as tmp:
         source = sqlite3.connect(_copy_source(src, Path(tmp)), isolation_level=None)
         try:
             found = {kind: readable_rows(source, kind) for kind in records.KIND_NAMES}
+            rollups, rollup_problems = readable_rollups(source)
         finally:
             source.close()
     prepare_location(dest, file_mode, dir_mode)
@@ -121,9 +167,12 @@ def recover_database(src: Path, dest: Path, file_mode: int = 0o600, dir_mode: in
                             out.execute("ROLLBACK")
                         raise
             report["kinds"][kind] = saved
+        report["problems"].extend(rollup_problems)
+        if rollups:
+            _write_rollups(out, rollups, report)
         out.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         out.close()
-    report["total"] = sum(report["kinds"].values())
+    report["total"] = sum(report["kinds"].values()) + sum(report["rollups"].values())
     report["complete"] = not report["problems"]
     return report

@@ -3,9 +3,11 @@
 from gdpo.storage import Option, hookimpl
 
 OPTIONS = {
-    "dsn": Option("str", "postgresql://gdpo@localhost:5432/gdpo", "libpq DSN (env TIMESCALEDB_DSN)",
-                  secret=False, env="TIMESCALEDB_DSN"),
-    "password_file": Option("path", None, "File holding the password (instead of the DSN)", nullable=True),
+    "dsn": Option("dsn", "postgresql://gdpo@localhost:5432/gdpo", "libpq DSN (env TIMESCALEDB_DSN); "
+                  "better without its password: use password_file or PGPASSWORD", secret=True, env="TIMESCALEDB_DSN"),
+    "password_file": Option("path", None, "File holding the password (instead of the DSN); must be private: "
+                            "chmod 600, or root-owned 0640 (others, or a group of a file root does not own, "
+                            "may not read it)", nullable=True),
     "sslmode": Option("str", None, "libpq sslmode (disable, prefer, require, verify-full ...)", nullable=True,
                       choices=("disable", "allow", "prefer", "require", "verify-ca", "verify-full")),
     "schema": Option("str", "public", "PostgreSQL schema holding gdpo's tables"),

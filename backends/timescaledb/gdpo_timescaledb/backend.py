@@ -31,7 +31,7 @@ class TimescaleBackend(RollupMethods):
 
     rollup_io = service_rollups  # the optional rollup methods (storage service), see service_rollups.py
 
-    capabilities = Capabilities(concurrent_writers=True, transactions=True, persistent=True,
+    capabilities = Capabilities(concurrent_writers=True, transactions=True, persistent=True, rollups=True,
                                 max_payload_bytes=64 * 1024 * 1024)
 
     def __init__(self, options: dict[str, Any] | None = None, context: Any = None):

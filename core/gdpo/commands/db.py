@@ -5,6 +5,9 @@ optional backend methods of those names (``check(full)``, ``backup(dest)``,
 ``recover(src, dest)``), so a backend offers them by defining them; where the configured
 backend has none, the command says so. ``maintain`` runs each backend's ``maintenance``.
 Other modules add subcommands to this group through ``cli.commands["db"]``.
+Every subcommand is a short command: it opens storage without background jobs (no
+retention timer, status file, signal handlers or spool replay; a spool left by the
+coordinator is for the coordinator to replay).
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ def init_command(config_path: str | None) -> None:
     from gdpo.storage import open_storage
 
     async def go():
-        async with open_storage(config_path) as storage:
+        async with open_storage(config_path, background=False) as storage:
             return await storage.health()
 
     for h in _run(go()):
@@ -101,7 +104,7 @@ def status_command(config_path: str | None, as_json: bool) -> None:
     from gdpo.storage import open_storage
 
     async def go():
-        async with open_storage(config_path) as storage:
+        async with open_storage(config_path, background=False) as storage:
             return await storage.stats()
 
     _emit(_run(go()), as_json)
@@ -141,7 +144,7 @@ def backup_command(dest: str, config_path: str | None, backend_name: str | None,
     from gdpo.storage import open_storage
 
     async def go():
-        async with open_storage(config_path) as storage:
+        async with open_storage(config_path, background=False) as storage:
             name, backend = _one(storage, "backup", backend_name)
             return {name: await backend.backup(dest)}
 
@@ -160,7 +163,8 @@ def backup_command(dest: str, config_path: str | None, backend_name: str | None,
 def recover_command(src: str, dest: str, config_path: str | None, backend_name: str | None, as_json: bool) -> None:
     """Copy every readable row of a damaged database SRC into a new database DEST.
 
-    SRC is only read (from a copy); the number of rows saved per kind is printed."""
+    SRC is only read (from a copy); the number of rows saved per kind, and of hourly and
+    daily rollups (what retention left of deleted raw rows), is printed."""
     from gdpo.storage import build_storage
 
     storage = build_storage(config_path)
@@ -169,7 +173,8 @@ def recover_command(src: str, dest: str, config_path: str | None, backend_name: 
     _emit(report, as_json)
     if not as_json:
         state = "complete" if report.get("complete") else "PARTIAL (see problems above)"
-        click.echo(f"{report.get('total', 0)} rows saved to {dest}; recovery {state}")
+        rollups = sum((report.get("rollups") or {}).values())
+        click.echo(f"{report.get('total', 0)} rows saved to {dest} ({rollups} of them rollups); recovery {state}")
 
 
 @db_group.command("maintain")
@@ -181,7 +186,7 @@ def maintain_command(config_path: str | None, as_json: bool, vacuum: bool) -> No
     from gdpo.storage import open_storage
 
     async def go():
-        async with open_storage(config_path) as storage:
+        async with open_storage(config_path, background=False) as storage:
             return await storage.maintenance(vacuum=vacuum)
 
     _emit(_run(go()), as_json)

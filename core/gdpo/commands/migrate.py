@@ -16,7 +16,13 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 def _run(opts) -> dict:
     from gdpo.config import ConfigError
     from gdpo.migrate.runner import migrate
+    from gdpo.migrate.specs import typed_password_warning
     from gdpo.storage import BackendUnavailableError
+
+    for option, text in (("--from", opts.source), ("--to", opts.target)):
+        warning = typed_password_warning(option, text)
+        if warning:
+            click.echo(warning, err=True)
 
     try:
         return asyncio.run(migrate(opts))

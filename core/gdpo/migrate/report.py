@@ -4,8 +4,9 @@ Report keys: ``run_id``, ``source``, ``target``, ``dry_run``, ``files`` (counts 
 disposition), ``per_kind`` (kind -> read, duplicates, written, already_present, in_target,
 outside_range, distinct), ``quarantined`` (path, reason), ``partially_imported`` (path,
 bad_lines), ``skipped`` (path, reason), ``notes``, ``discrepancies`` and ``derived_totals``,
-``dst_ambiguous_records``, ``checksums`` (per kind) and ``checksums_match``, ``archive``,
-``exit_code``.
+``dst_ambiguous_records``, ``checksums`` (per kind) and ``checksums_match``, ``rollups``
+(store key -> read, written, already_present, in_target, match: the hourly and daily
+rollups of ``energy_data``, counted in ``checksums_match``), ``archive``, ``exit_code``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ def format_summary(report: dict[str, Any]) -> str:
         in_target = "-" if c["in_target"] is None else c["in_target"]
         lines.append(f"{kind:<26}{c['read']:>8}{c['duplicates']:>8}{c['written']:>13}{c['already_present']:>9}"
                      f"{in_target:>11}")
+    for key, c in (report.get("rollups") or {}).items():
+        total_written += c["written"]
+        in_target = "-" if c["in_target"] is None else c["in_target"]
+        label = f"{key.split('@')[0]} {'daily' if '@' in key else 'hourly'} rollups"
+        lines.append(f"{label:<26}{c['read']:>8}{0:>8}{c['written']:>13}{c['already_present']:>9}{in_target:>11}")
     if total_written == 0 and not report["dry_run"]:
         lines.append("nothing new to write: the target already holds every record")
     for q in report["quarantined"]:

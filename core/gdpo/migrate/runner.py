@@ -5,6 +5,10 @@ Records are compared with the target before they are written, so a record alread
 and identical is counted as ``already_present`` and not written again: a second run over
 a migrated tree writes nothing; a run interrupted between batches is finished by running
 it again. Each batch is one ``Storage.write`` (one transaction on a database target).
+After the records, the hourly and daily rollups (what retention left of deleted raw
+``energy_data``) are copied and validated the same way (``gdpo.migrate.rollup_copy``).
+Both storages are opened without background jobs (a short command: no retention timer,
+status file, signal handlers or spool replay).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from gdpo.migrate.discrepancies import DerivedTotals
 from gdpo.migrate.legacy_write import atomic_write
 from gdpo.migrate.progress import Progress
 from gdpo.migrate.report import exit_code_for, report_json
+from gdpo.migrate.rollup_copy import RollupCopy, RollupSource
 from gdpo.migrate.seen import DEFAULT_MAX_IN_MEMORY, SeenDigests
 from gdpo.migrate.sources import LegacySource, all_kinds, iter_storage_records, kind_bounds
 from gdpo.migrate.specs import BackendSpec, parse_spec, same_location
@@ -236,28 +241,36 @@ async def migrate(opts: MigrationOptions) -> dict[str, Any]:
     async with contextlib.AsyncExitStack() as stack:
         target = None
         if not (opts.dry_run and not dst.exists()):
-            target = await stack.enter_async_context(open_storage(dst.config))
+            target = await stack.enter_async_context(open_storage(dst.config, background=False))
         seen = SeenDigests(opts.max_keys_in_memory)
         stack.callback(seen.close)
         sink = _Sink(target, opts.dry_run, opts.batch_size, stats, seen)
         await sink.learn_target()
         if legacy_tree is not None:
             derived = await _from_legacy(legacy_tree, sink, opts, report, ambiguous, imported_files)
+            rollup_source = RollupSource(tree=legacy_tree)
         else:
-            source = await stack.enter_async_context(open_storage(src.config))
+            source = await stack.enter_async_context(open_storage(src.config, background=False))
             derived = DerivedTotals()
             await _from_storage(source, sink, opts)
+            rollup_source = RollupSource(storage=source)
         await sink.flush_all()
+        rollups = RollupCopy(target, opts.dry_run)
+        await rollups.run(rollup_source, *kind_bounds("energy_data", opts.since, opts.until, local_midnight_utc))
+        report["notes"].extend({"path": None, "note": n} for n in rollups.notes)
         for kind, st in stats.items():
             if st.distinct:
                 st.source_sum = combine((await seen.total(kind),))
         t_validate = time.perf_counter()
         validated = await _validate(target, stats, seen) if target is not None else False
+        if target is not None and not opts.dry_run:
+            validated = await rollups.validate() and validated
         timings = {"total_s": 0.0, "compare_and_write_s": round(sink.write_s, 3),
                    "validate_s": round(time.perf_counter() - t_validate, 3)}
     rows, differing = derived.compare()
     report["derived_totals"], report["discrepancies"] = rows, differing
     report["per_kind"] = {kind: st.as_json() for kind, st in stats.items()}
+    report["rollups"] = rollups.report()
     report["checksums"] = {kind: {"source": st.source_sum, "target": st.target_sum, "match": st.match}
                            for kind, st in stats.items() if st.distinct}
     report["checksums_match"] = None if opts.dry_run else validated

@@ -43,6 +43,16 @@ class BackendSpec:
         return True
 
 
+def typed_password_warning(option: str, text: str | None) -> str | None:
+    """A warning when the spec given to ``option`` (``--to``, ``--from``) holds a password:
+    typed on the command line it lands in the shell history and the process list."""
+    if not text or mask_secrets(text) == text:
+        return None
+    return (f"warning: {option} {mask_secrets(text)} holds a password, which the shell history and the process "
+            f"list keep; leave it out of the DSN and set PGPASSWORD in the environment, or put it in a file "
+            f"readable only by you (chmod 600) named by data_storage.timescaledb.password_file (--to/--from config)")
+
+
 def same_location(a: BackendSpec, b: BackendSpec) -> bool:
     """True when two specs name the same storage (the same file or legacy tree)."""
     if a.text == b.text:

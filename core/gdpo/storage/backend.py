@@ -26,6 +26,11 @@ class Capabilities:
     max_payload_bytes: the largest JSON payload a record may carry.
     persistent: data survives close() and a new open() of the same location.
     time_buckets: ``aggregate`` supports these bucket widths (see ``aggregate.parse_every``).
+    rollups: the backend keeps the storage service's hourly and daily rollups itself: it
+        implements the optional methods ``write_rollups``, ``read_rollups`` and
+        ``rollup_bounds`` (see ``gdpo.storage.rollups.RollupStore``), so its rollups are part
+        of its data (copied by ``gdpo migrate``, ``gdpo export`` and ``gdpo db recover``).
+        Without it the service keeps them in a sidecar file of the data directory.
     """
 
     kinds: frozenset[str] = frozenset(KIND_NAMES)
@@ -36,6 +41,7 @@ class Capabilities:
     max_payload_bytes: int = 16 * 1024 * 1024
     persistent: bool = True
     time_buckets: frozenset[str] = frozenset({"m", "h", "d", "mo"})
+    rollups: bool = False
 
     def intersect(self, other: "Capabilities") -> "Capabilities":
         """Capabilities of two backends used together (the weaker of each flag)."""
@@ -48,6 +54,7 @@ class Capabilities:
             max_payload_bytes=min(self.max_payload_bytes, other.max_payload_bytes),
             persistent=self.persistent and other.persistent,
             time_buckets=self.time_buckets & other.time_buckets,
+            rollups=self.rollups and other.rollups,
         )
 
 

@@ -15,8 +15,11 @@ from typing import Any
 class Option:
     """One configuration value.
 
-    type: ``str``, ``int``, ``float``, ``bool``, ``path``, ``list`` or ``dict``.
-    secret: the value (or the password inside a DSN) is masked wherever it is shown.
+    type: ``str``, ``int``, ``float``, ``bool``, ``path``, ``dsn`` (a libpq connection
+        string, validated as text), ``list`` or ``dict``.
+    secret: the value is masked wherever it is shown (``***``); for a ``dsn`` only its
+        password is (``postgresql://user:***@host/db``, ``password=***``): DSNs and passwords
+        are declared secret.
     nullable: ``None`` is accepted.
     """
 

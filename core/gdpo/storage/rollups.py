@@ -6,9 +6,10 @@ last are the values at the earliest and latest sample). From them every aggregat
 (avg, min, max, sum, count, first, last) of any bucket of an hour or more (``<n>h``, local
 ``1d`` and ``1mo``) is exact, so ``Storage.aggregate`` keeps answering over deleted ranges.
 
-Where rollups live: a backend may implement the OPTIONAL methods of :class:`RollupStore`
-(``write_rollups``, ``read_rollups``, ``rollup_bounds``) to keep them in its own database
-(SQLite and TimescaleDB do, in a ``storage_rollups`` table). For any other backend the
+Where rollups live: a backend may declare ``capabilities.rollups`` and implement the
+OPTIONAL methods of :class:`RollupStore` (``write_rollups``, ``read_rollups``,
+``rollup_bounds``) to keep them in its own database (SQLite and TimescaleDB do, in a
+``storage_rollups`` table; json_legacy in a ``gdpo-rollups.ndjson`` file of its tree). For any other backend the
 generic fallback :class:`SidecarRollupStore` keeps them in an SQLite file beside the
 spool (``<data_directory>/rollups-<backend>.sqlite``).
 """
@@ -435,10 +436,23 @@ class MemoryRollupStore:
 
 
 def has_native_rollups(backend: Any) -> bool:
-    """True when a backend implements the optional rollup methods itself."""
+    """True when a backend keeps rollups itself: it declares ``capabilities.rollups`` and
+    implements the optional rollup methods."""
+    if not getattr(getattr(backend, "capabilities", None), "rollups", False):
+        return False
     if isinstance(backend, RollupMethods) and backend.rollup_io is None:
         return False
     return all(callable(getattr(backend, m, None)) for m in ("write_rollups", "read_rollups", "rollup_bounds"))
+
+
+def rollup_keys() -> tuple[str, ...]:
+    """Every store key rollups are kept under: each rolled-up kind, hourly and daily."""
+    return tuple(k for kind in ROLLUP_KINDS for k in (kind, day_kind(kind)))
+
+
+def base_kind(key: str) -> str:
+    """The record kind of a store key (``energy_data@1d`` -> ``energy_data``)."""
+    return key.split("@", 1)[0]
 
 
 def rollup_store_for(backend: Any, data_dir: Path | None) -> Any:

@@ -25,6 +25,7 @@ from gdpo.storage.testkit.suite import (  # noqa: F401
     TestIdempotency,
     TestLatest,
     TestRanges,
+    TestRollups,
     TestRoundTrip,
     TestStatsAndHealth,
     storage,

@@ -365,3 +365,62 @@ class TestStatsAndHealth:
         await storage.write("energy_data", [full_record("energy_data", 0)]) if "energy_data" in storage.capabilities.kinds else None
         result = await storage.maintenance()
         assert isinstance(result, dict)
+
+
+class TestRollups:
+    """``capabilities.rollups``: the backend keeps the storage service's rollups itself
+    (``write_rollups`` / ``read_rollups`` / ``rollup_bounds``), as part of its data."""
+
+    @staticmethod
+    def _hourly(seed: int = 3):
+        from gdpo.storage.rollups import compute_hourly
+
+        return compute_hourly("energy_data", energy_series(BASE_TS, 6 * 60, step_s=60, seed=seed))
+
+    @staticmethod
+    def _store(storage):
+        from gdpo.storage.rollups import has_native_rollups
+
+        _require(storage, "rollups")
+        backend = storage.backend_for("energy_data")
+        assert has_native_rollups(backend), "capabilities.rollups needs write_rollups, read_rollups, rollup_bounds"
+        assert storage.rollup_store("energy_data") is backend
+        return backend
+
+    async def test_rollups_round_trip_bit_for_bit(self, storage):
+        store = self._store(storage)
+        assert await store.rollup_bounds("energy_data") is None
+        assert await store.read_rollups("energy_data", FAR_PAST, FAR_FUTURE) == []
+        hourly = self._hourly()
+        assert await store.write_rollups("energy_data", hourly) == len(hourly)
+        got = await store.read_rollups("energy_data", FAR_PAST, FAR_FUTURE)
+        assert [(r.start, r.samples, r.to_blob()) for r in got] == [(r.start, r.samples, r.to_blob()) for r in hourly]
+        assert await store.rollup_bounds("energy_data") == (hourly[0].start, hourly[-1].start)
+        middle = await store.read_rollups("energy_data", hourly[1].start, hourly[3].start)
+        assert [r.start for r in middle] == [hourly[1].start, hourly[2].start]
+
+    async def test_rollups_upsert_and_keys_are_apart(self, storage):
+        from gdpo.storage.rollups import day_kind, merge_rollups
+
+        store = self._store(storage)
+        hourly = self._hourly()
+        await store.write_rollups("energy_data", hourly)
+        other = self._hourly(seed=9)
+        await store.write_rollups("energy_data", other[:2])
+        got = await store.read_rollups("energy_data", FAR_PAST, FAR_FUTURE)
+        assert len(got) == len(hourly)
+        assert [r.to_blob() for r in got[:2]] == [r.to_blob() for r in other[:2]]
+        day = merge_rollups(day_kind("energy_data"), hourly[0].start, hourly)
+        await store.write_rollups(day_kind("energy_data"), [day])
+        assert [r.samples for r in await store.read_rollups(day_kind("energy_data"), FAR_PAST, FAR_FUTURE)] == [day.samples]
+        assert len(await store.read_rollups("energy_data", FAR_PAST, FAR_FUTURE)) == len(hourly)
+
+    async def test_rollups_survive_reopen(self, storage_factory):
+        hourly = self._hourly()
+        async with storage_factory() as s:
+            if not s.capabilities.persistent:
+                pytest.skip("backend declares capabilities.persistent = False")
+            await self._store(s).write_rollups("energy_data", hourly)
+        async with storage_factory() as s:
+            got = await self._store(s).read_rollups("energy_data", FAR_PAST, FAR_FUTURE)
+            assert [r.to_blob() for r in got] == [r.to_blob() for r in hourly]
