@@ -6,10 +6,10 @@ import datetime as _dt
 
 import pytest
 
-from tests.coordinator.helpers import flat_day, local, tele
+from tests.coordinator.helpers import WARSAW, flat_day, local, tele
 from gdpo.coordinator.daily_stats import compute_daily_stats
 from gdpo.coordinator.logic import rule_config
-from gdpo.coordinator.model import HOLD, SELL, STOP_SELL, WAIT, PriceQuarter
+from gdpo.coordinator.model import HOLD, SELL, STOP_SELL, WAIT, PriceBasis, PriceQuarter
 from gdpo.coordinator.pv_forecast import PVForecaster, season_factor
 from gdpo.coordinator.selling import BatterySellingAnalytics, decide_selling
 
@@ -21,7 +21,8 @@ ON = rule_config({"selling": {"enabled": True}})
 
 
 def evening_prices(export=1.0, night=0.4):
-    """Expensive evening (export 1.0), cheap night refill."""
+    """Expensive evening (export 1.0), cheap night refill; final prices without VAT (the default
+    tariff adds none), like the export value."""
     out = []
     for i in range(96 * 2):
         t = DAY + _dt.timedelta(minutes=15 * i)
@@ -56,6 +57,23 @@ def test_sells_when_all_conditions_hold():
 def test_selling_rules(kw, rule):
     d = sell(**kw)
     assert (d.action, d.rule) == (WAIT, rule)
+
+
+def test_refill_with_vat_is_compared_net_with_the_vat_free_export_value():
+    # the tariff adds 23 % VAT: the night's final price 0.738 is 0.60 net; 0.60 / 0.9 = 0.667 < 0.80
+    prices = evening_prices(export=0.80, night=0.738)
+    d = sell(prices=prices, basis=PriceBasis(include_vat=True, vat_rate_pct=23.0))
+    assert (d.action, d.rule) == (SELL, "sell")
+    assert d.numbers["refill_net_pln_kwh"] == pytest.approx(0.60)
+    assert d.numbers["refill_cost_pln_kwh"] == pytest.approx(0.60 / 0.9)
+    assert d.numbers["price_basis"]["buy_includes_vat"] is True
+    # the same final price without VAT in it is 0.738 net: refilling costs 0.82 > 0.80
+    assert sell(prices=prices, basis=PriceBasis(include_vat=False)).rule == "refill_cost"
+
+
+def test_a_negative_export_price_counts_zero():
+    d = sell(prices=evening_prices(export=-0.2))
+    assert d.price_pln_kwh == 0.0 and d.numbers["export_price_pln_kwh"] == 0.0 and d.rule == "price_floor"
 
 
 def test_no_selling_at_night():
@@ -121,8 +139,8 @@ async def test_pv_forecast_from_stored_history(storage):
 async def test_daily_stats_from_counters_and_sessions(storage):
     day = _dt.date(2026, 6, 10)
     rows = []
-    base = DAY - _dt.timedelta(minutes=1)
-    for i in range(0, 24 * 4 + 1):
+    base = DAY - _dt.timedelta(minutes=15)
+    for i in range(0, 24 * 4 + 2):   # readings on the quarters, from the last one before midnight to the next midnight
         t = base + _dt.timedelta(minutes=15 * i)
         rows.append({"ts": t, "grid_import_total_kwh": 100 + 0.1 * i, "grid_export_total_kwh": 50 + 0.05 * i,
                      "house_consumption_total_kwh": 1000 + 0.2 * i, "pv_energy_today_kwh": min(12.0, 0.2 * i)})
@@ -135,7 +153,7 @@ async def test_daily_stats_from_counters_and_sessions(storage):
     assert stats.total_grid_export_kwh == pytest.approx(0.05 * 96)
     assert stats.total_consumption_kwh == pytest.approx(0.2 * 96)
     await storage.write("energy_data", {"ts": DAY + _dt.timedelta(hours=23, minutes=59),
-                                        "payload": {"house_consumption_today_kwh": 19.3}})
+                                        "payload": {"house_consumption_today_kwh": 19.3}})  # counters unknown
     finer = await compute_daily_stats(storage, day, prices, "Europe/Warsaw")
     assert finer.total_consumption_kwh == 19.3 and finer.payload["consumption_lifetime_counter_kwh"] > 0
     assert stats.total_pv_kwh == pytest.approx(12.0)
@@ -143,3 +161,28 @@ async def test_daily_stats_from_counters_and_sessions(storage):
     assert (stats.grid_charge_kwh, stats.grid_charge_cost_pln) == (3.0, 1.2)
     assert stats.payload["import_cost_pln"] == pytest.approx(0.1 * 96 * 0.8)
     assert stats.payload["grid_charge_savings_pln"] == pytest.approx(3.0 * 0.8 - 1.2)
+
+
+async def test_daily_stats_book_the_interval_across_midnight_by_time(storage):
+    # readings a minute before each quarter: the interval 23:59-00:14 is 1/15 the day before's
+    rows = [{"ts": DAY - _dt.timedelta(minutes=1) + _dt.timedelta(minutes=15 * i),
+             "grid_import_total_kwh": 100 + 0.15 * i, "grid_export_total_kwh": 50 + 0.3 * i} for i in range(0, 98)]
+    await storage.write("energy_data", rows)
+    stats = await compute_daily_stats(storage, DAY.astimezone(WARSAW).date(), flat_day(DAY, 0.8), "Europe/Warsaw")
+    assert stats.total_grid_import_kwh == pytest.approx(0.15 * 96)
+    assert stats.payload["import_cost_pln"] == pytest.approx(0.15 * 96 * 0.8)
+
+
+async def test_daily_stats_value_the_export_at_rce_never_below_zero(storage):
+    rows = [{"ts": DAY + _dt.timedelta(minutes=15 * i), "grid_import_total_kwh": 10.0,
+             "grid_export_total_kwh": 50 + 0.4 * i} for i in range(0, 97)]
+    await storage.write("energy_data", rows)
+    prices = [PriceQuarter(DAY + _dt.timedelta(minutes=15 * i), 0.5 if i < 48 else -0.2, 0.9,
+                           export_pln_kwh=0.3 if i % 2 else -0.1) for i in range(96)]
+    day = DAY.astimezone(WARSAW).date()
+    rce = await compute_daily_stats(storage, day, prices, "Europe/Warsaw", basis=PriceBasis(use_rce=True))
+    market = await compute_daily_stats(storage, day, prices, "Europe/Warsaw", basis=PriceBasis(use_rce=False))
+    assert rce.total_grid_export_kwh == pytest.approx(0.4 * 96)
+    assert rce.payload["export_value_pln"] == pytest.approx(48 * 0.4 * 0.3)        # the negative RCE counts 0
+    assert market.payload["export_value_pln"] == pytest.approx(48 * 0.4 * 0.5)     # so does the negative market price
+    assert rce.payload["import_cost_pln"] == 0.0 and rce.total_grid_import_kwh == 0.0

@@ -56,19 +56,53 @@ def test_counter_delta_handles_reset_and_unknown():
     assert counter_delta(None, 3.0) is None
 
 
-def _reading(t, imp, bat, soc=50.0):
-    return Telemetry(ts=t, battery_soc_pct=soc, grid_import_total_kwh=imp, battery_charge_kwh=bat)
+def _reading(t, imp, bat, soc=50.0, load_w=400.0, grid_w=None):
+    return Telemetry(ts=t, battery_soc_pct=soc, grid_import_total_kwh=imp, battery_charge_kwh=bat,
+                     house_consumption_w=load_w, grid_power_w=grid_w)
 
 
 def test_meter_prices_each_quarter_at_its_own_price():
     m = SessionMeter("import")
     m.observe(_reading(DAY, 100.0, 1.0), DAY, 0.5)
-    m.observe(_reading(DAY + _dt.timedelta(minutes=15), 101.25, 2.2), DAY + _dt.timedelta(minutes=15), 0.7)
-    m.close_quarter(_reading(DAY + _dt.timedelta(minutes=30), 102.5, 3.4))
-    # quarter 1: import 1.25, battery 1.2 -> 1.2 kWh x 0.5; quarter 2: 1.25 / 1.2 -> 1.2 x 0.7
-    assert m.energy_kwh == pytest.approx(2.4)
-    assert m.cost_pln == pytest.approx(1.2 * 0.5 + 1.2 * 0.7)
+    m.observe(_reading(DAY + _dt.timedelta(minutes=15), 101.35, 2.2), DAY + _dt.timedelta(minutes=15), 0.7)
+    m.close_quarter(_reading(DAY + _dt.timedelta(minutes=30), 102.7, 3.4))
+    # each quarter: the meter imported 1.35 kWh, the house took 400 W x 0.25 h = 0.1 kWh: 1.25 kWh went
+    # into the inverter (the battery's DC counter saw 1.2: the rest is the inverter's losses)
+    assert [q["energy_kwh"] for q in m.to_json()] == pytest.approx([1.25, 1.25])
+    assert [q["measured_by"] for q in m.to_json()] == ["meter", "meter"]
+    assert m.energy_kwh == pytest.approx(2.5)
+    assert m.cost_pln == pytest.approx(1.25 * 0.5 + 1.25 * 0.7)
     assert m.avg_price_pln_kwh == pytest.approx(0.6)
+    assert m.cross_check()["battery_dc_kwh"] == pytest.approx(2.4)
+
+
+def test_meter_is_cross_checked_with_integrated_grid_power():
+    m = SessionMeter("import")
+    m.observe(_reading(DAY, 100.0, 1.0, grid_w=5400.0), DAY, 0.5)
+    m.close_quarter(_reading(DAY + _dt.timedelta(minutes=15), 101.35, 2.2, grid_w=5400.0))
+    check = m.cross_check()
+    assert check["grid_power_kwh"] == pytest.approx(1.35) and check["meter_agrees"] is True
+    m.close_quarter(_reading(DAY + _dt.timedelta(minutes=30), 103.5, 3.4, grid_w=5400.0))  # 2.15 vs 1.35
+    assert m.cross_check()["meter_agrees"] is False
+
+
+def test_without_the_meter_the_integrated_ac_power_measures_it():
+    m = SessionMeter("import")
+    m.observe(_reading(DAY, None, 1.0, grid_w=5000.0), DAY, 0.5)
+    m.close_quarter(_reading(DAY + _dt.timedelta(minutes=15), None, 2.1, grid_w=6000.0))
+    (q,) = m.to_json()
+    # (5000 + 6000) / 2 W over 0.25 h, less the 0.1 kWh of the house
+    assert q["measured_by"] == "power" and q["grid_kwh"] is None
+    assert q["energy_kwh"] == pytest.approx(5.5 * 0.25 - 0.1)
+
+
+def test_a_reading_off_the_boundary_splits_the_interval_by_time():
+    m = SessionMeter("import")
+    m.observe(_reading(DAY + _dt.timedelta(minutes=14), 100.0, 0.0, load_w=0.0), DAY, 0.5)
+    m.observe(_reading(DAY + _dt.timedelta(minutes=16), 100.2, 0.2, load_w=0.0), DAY + _dt.timedelta(minutes=15), 0.9)
+    assert [(q["period_start"], round(q["energy_kwh"], 6)) for q in m.to_json()] == [
+        (DAY.isoformat(), 0.1), ((DAY + _dt.timedelta(minutes=15)).isoformat(), 0.1)]
+    assert m.cost_pln == pytest.approx(0.1 * 0.5 + 0.1 * 0.9)
 
 
 async def test_manager_stores_plan_then_active_then_completed(storage):
@@ -86,13 +120,14 @@ async def test_manager_stores_plan_then_active_then_completed(storage):
     await mgr.start(d, _reading(t0, 50.0, 0.0, 20.0), q0, t0)
     assert mgr.active.session_id == planned[0].session_id
     t1 = t0 + _dt.timedelta(minutes=15)
-    await mgr.observe(_reading(t1, 51.3, 1.2, 32.0), prices[9])
+    await mgr.observe(_reading(t1, 51.4, 1.2, 32.0), prices[9])
     await mgr.checkpoint()
     t2 = t1 + _dt.timedelta(minutes=15)
-    done = await mgr.finish("completed", _reading(t2, 52.6, 2.4, 44.0), t2, "target reached")
+    done = await mgr.finish("completed", _reading(t2, 52.8, 2.4, 44.0), t2, "target reached")
     assert done.status == "completed" and done.end_ts == t2
-    assert done.actual_energy_kwh == pytest.approx(2.4)
-    assert done.cost_pln == pytest.approx(2.4 * 0.3)
+    assert done.actual_energy_kwh == pytest.approx(2 * (1.4 - 0.1))   # the meter's import less the house's load
+    assert done.cost_pln == pytest.approx(2.6 * 0.3)
+    assert done.payload["metering"]["measured_by"] == {"meter": 2}
     again = await storage.read("charging_sessions", DAY, DAY + _dt.timedelta(days=1))
     assert again[0].status == "completed"
     assert sum(q["cost_pln"] for q in again[0].payload["quarters_measured"]) == pytest.approx(again[0].cost_pln)

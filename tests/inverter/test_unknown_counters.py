@@ -1,7 +1,7 @@
 """Consumers of the converted readings keep an unknown counter unknown: a capture without
 meter data (GW10K-ET fw1023) gives no grid energy in the daily stats and no grid delta in a
-session, where the old conversion gave a silent 0; the battery's lifetime counter still
-measures the session, and the quarter says so."""
+session, where the old conversion gave a silent 0; the integrated AC power (or, without it,
+the battery's lifetime counter) still measures the session, and the quarter says so."""
 
 from __future__ import annotations
 
@@ -59,13 +59,28 @@ async def test_daily_stats_with_meter_data_count_it(tmp_path):
     assert stats.payload["import_cost_pln"] is not None
 
 
-async def test_session_without_meter_data_is_measured_by_the_battery_counter():
+async def test_session_without_meter_data_is_measured_by_the_integrated_ac_power():
+    records = await stored_records("GW10K-ET fw1023", 3, 0.5)
+    meter = SessionMeter("import")
+    readings = [Telemetry.from_mapping(rec) for rec in records]
+    for q, t in zip(prices(3), readings):
+        meter.observe(t, q.period_start, q.final_pln_kwh)
+    assert {q["measured_by"] for q in meter.to_json()} == {"power"}
+    assert {q["grid_kwh"] for q in meter.to_json()} == {None}
+    t = readings[0]   # the capture's powers: every reading has the same
+    per_interval = max(max(t.grid_power_w, 0.0) - t.house_consumption_w, 0.0) * 0.25 / 1000
+    # the capture's battery discharges (11 W import, 823 W load): nothing went from the grid into
+    # the inverter, a measured 0, not an unknown
+    assert meter.energy_kwh is not None and round(meter.energy_kwh, 6) == round(2 * per_interval, 6) == 0.0
+
+
+async def test_session_without_meter_data_nor_grid_power_is_measured_by_the_battery_counter():
     records = await stored_records("GW10K-ET fw1023", 3, 0.5)
     meter = SessionMeter("import")
     for q, rec in zip(prices(3), records):
-        meter.observe(Telemetry.from_mapping(rec), q.period_start, q.final_pln_kwh)
-    assert [q["measured_by"] for q in meter.to_json()] == ["battery", "battery"]
-    assert [q["grid_kwh"] for q in meter.to_json()] == [None, None]
+        meter.observe(dataclasses.replace(Telemetry.from_mapping(rec), grid_power_w=None), q.period_start,
+                      q.final_pln_kwh)
+    assert {q["measured_by"] for q in meter.to_json()} == {"battery"}
     assert round(meter.energy_kwh, 6) == 1.0
 
 
@@ -73,7 +88,7 @@ async def test_session_with_no_counter_at_all_is_unknown_not_zero():
     records = await stored_records("GW10K-ET fw1023", 2, 0.5)
     meter = SessionMeter("import")
     for q, rec in zip(prices(2), records):
-        t = dataclasses.replace(Telemetry.from_mapping(rec), battery_charge_kwh=None)
+        t = dataclasses.replace(Telemetry.from_mapping(rec), battery_charge_kwh=None, grid_power_w=None)
         meter.observe(t, q.period_start, q.final_pln_kwh)
     assert meter.to_json()[0]["measured_by"] == "unknown" and meter.to_json()[0]["energy_kwh"] is None
     assert meter.energy_kwh is None and meter.cost_pln is None and meter.avg_price_pln_kwh is None

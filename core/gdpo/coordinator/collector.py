@@ -7,7 +7,11 @@ one ``energy_data`` record per reading through the process's ``Storage``.
   readings a failing storage did not take are kept (up to ``max_unsaved``, oldest dropped
   first) and written, oldest first, on the next save;
 * an inverter that does not answer marks the system ``degraded`` (a ``system_state`` record)
-  and the collector carries on; the first good reading after that records ``monitoring``.
+  and the collector carries on; the first good reading after that records ``monitoring``;
+* readings are aligned to the interval's boundaries (the minute, for 60 s) of the configured
+  clock: the loop sleeps until the next boundary and reads at its start, and a reading taken
+  within ``align_tolerance_s`` after a boundary is stamped with the boundary (``payload.read_at``
+  keeps the instant it was read), so each minute's energy falls in the right quarter.
 
 Signs are gdpo's (grid > 0 import, battery > 0 charging): the gateway converted them.
 """
@@ -42,14 +46,18 @@ class EnhancedDataCollector:
 
     def __init__(self, storage, gateway: InverterGateway, *, interval_s: float = 60.0,
                  price_source: PriceSource | None = None, max_unsaved: int = 1440, monotonic: Callable[[], float] = time.monotonic,
-                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC)):
+                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC), clock: Any = None,
+                 align_tolerance_s: float | None = None):
         if interval_s <= 0:
             raise ValueError(f"collector interval_s must be > 0, got {interval_s}")
         self.storage = storage
         self.gateway = gateway
         self.interval_s = float(interval_s)
         self.price_source = price_source
-        self._monotonic, self._now = monotonic, now
+        self._monotonic, self._now = monotonic, (clock.now if clock is not None else now)
+        self._real_seconds: Callable[[float], float] = clock.real_seconds if clock is not None else (lambda s: s)
+        self.align_tolerance_s = min(5.0, self.interval_s / 10) if align_tolerance_s is None else align_tolerance_s
+        self._last_ts: dt.datetime | None = None
         self._started = monotonic()
         self.state = STARTING
         self.last_error: str | None = None
@@ -83,6 +91,10 @@ class EnhancedDataCollector:
             return None
         fields = snapshot.energy_fields()
         payload = {k: v for k, v in snapshot.extras().items() if v is not None}
+        fields["ts"] = self.aligned(snapshot.ts)
+        if fields["ts"] != snapshot.ts:
+            payload["read_at"] = snapshot.ts.isoformat()
+        self._last_ts = fields["ts"]
         payload.update({"inverter_model": self.gateway.model_name, "inverter_serial": self.gateway.serial_number})
         price = await self._price(snapshot.ts)
         if price is not None:
@@ -99,6 +111,26 @@ class EnhancedDataCollector:
             await self._set_state(MONITORING, None)
         await self.save_data_to_db()
         return record
+
+    def boundary(self, t: dt.datetime) -> dt.datetime:
+        """The last interval boundary at or before ``t`` (multiples of ``interval_s`` since the epoch, UTC)."""
+        t = t.astimezone(UTC)
+        epoch = dt.datetime(1970, 1, 1, tzinfo=UTC)
+        steps = (t - epoch).total_seconds() // self.interval_s
+        return epoch + dt.timedelta(seconds=steps * self.interval_s)
+
+    def next_boundary(self, t: dt.datetime) -> dt.datetime:
+        """The first interval boundary after ``t``."""
+        return self.boundary(t) + dt.timedelta(seconds=self.interval_s)
+
+    def aligned(self, ts: dt.datetime) -> dt.datetime:
+        """The timestamp a reading taken at ``ts`` is stored with: the boundary it follows when
+        within ``align_tolerance_s`` of it (and not the stamp of the previous reading), else ``ts``."""
+        start = self.boundary(ts)
+        late = (ts - start).total_seconds()
+        if late <= self.align_tolerance_s and (self._last_ts is None or start > self._last_ts):
+            return start
+        return ts
 
     async def _price(self, ts: dt.datetime) -> tuple[float | None, str | None] | None:
         if self.price_source is None:
@@ -160,9 +192,9 @@ class EnhancedDataCollector:
 
     # -- the loop -----------------------------------------------------------------------
     async def run(self, *, iterations: int | None = None) -> None:
-        """Poll every ``interval_s`` until :meth:`stop` (or ``iterations`` readings have been tried)."""
+        """Read now, then at each interval boundary of the clock (the minute start, for 60 s)
+        until :meth:`stop` (or ``iterations`` readings have been tried)."""
         self._stop.clear()
-        start = self._monotonic()
         done = 0
         while not self._stop.is_set():
             try:
@@ -173,8 +205,8 @@ class EnhancedDataCollector:
             done += 1
             if iterations is not None and done >= iterations:
                 return
-            elapsed = self._monotonic() - start
-            wait = self.interval_s - (elapsed % self.interval_s)
+            now = self._now()
+            wait = max(0.0, self._real_seconds((self.next_boundary(now) - now).total_seconds()))
             try:
                 await asyncio.wait_for(self._stop.wait(), timeout=wait)
             except asyncio.TimeoutError:

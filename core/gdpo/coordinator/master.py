@@ -1,7 +1,8 @@
 """MasterCoordinator: the timers of the running process, all on one clock.
 
-* telemetry tick (``collector.interval_s``, 60 s): the collector reads the inverter and
-  stores ``energy_data``; active sessions book the counter deltas;
+* telemetry tick (``collector.interval_s``, 60 s), at each minute start: the collector
+  reads the inverter and stores ``energy_data`` stamped with the minute; active sessions book
+  the energy since the previous reading;
 * decision tick, aligned to each quarter-hour (:00/:15/:30/:45): prices of the known
   horizon, the daily plan (re-planned when tomorrow's prices arrive), the charging rules
   (and selling when enabled), the executor, the session records; every decision is
@@ -25,7 +26,7 @@ from gdpo.coordinator.clock_guard import ClockGuard
 from gdpo.coordinator.daily_stats import compute_daily_stats
 from gdpo.coordinator.executor import Executor
 from gdpo.coordinator.interfaces import DataCollector, InverterGateway, PriceSource
-from gdpo.coordinator.model import CHARGE, CONTINUE, SELL, STOP, Decision, Telemetry, quarter_start
+from gdpo.coordinator.model import CHARGE, CONTINUE, SELL, STOP, Decision, PriceBasis, Telemetry, quarter_start
 from gdpo.coordinator.pv_forecast import PVForecaster
 from gdpo.coordinator.selling import BatterySellingAnalytics
 from gdpo.coordinator.sessions import MultiSessionManager
@@ -56,7 +57,7 @@ class MasterCoordinator:
         self.logic = make_strategy(config)
         self.executor = Executor(gateway, config)
         self.sessions = MultiSessionManager(storage, config)
-        self.selling = BatterySellingAnalytics(storage, config)
+        self.selling = BatterySellingAnalytics(storage, config, basis=PriceBasis.of(prices))
         self.pv = PVForecaster(storage, config)
         self.started_at: _dt.datetime | None = None
         self.state = "starting"
@@ -102,7 +103,8 @@ class MasterCoordinator:
             self._error(f"could not read today's sessions: {exc}")
         self._stats_day = now.astimezone(zone(self.tz)).date()
         await self.reconcile(now)
-        first_reading = now + _dt.timedelta(seconds=self.telemetry_interval_s) if self.readings else now
+        step = _dt.timedelta(seconds=self.telemetry_interval_s)
+        first_reading = _boundary_at(now, step) + step if self.readings else now
         timers = {"telemetry": first_reading, "decision": now,
                   "heartbeat": now + self._every("heartbeat_interval_s"), "pv": now}
         try:
@@ -163,7 +165,10 @@ class MasterCoordinator:
         try:
             if name == "telemetry":
                 await self.telemetry_tick(now)
-                return _next_after(due, _dt.timedelta(seconds=self.telemetry_interval_s), now)
+                # readings at the interval's boundaries (the minute start): a first reading
+                # off the boundary is followed by the next boundary
+                step = _dt.timedelta(seconds=self.telemetry_interval_s)
+                return _next_after(_boundary_at(due, step), step, now)
             if name == "decision":
                 # decide for the quarter that is due (its aligned instant), unless far behind
                 step = _dt.timedelta(minutes=self.config["coordinator"]["decision_interval_min"])
@@ -368,7 +373,7 @@ class MasterCoordinator:
         """Compute and store ``daily_stats`` of local ``day``."""
         start = local_midnight_utc(day, self.tz)
         prices = await self.prices.prices_between(start, start + _dt.timedelta(hours=25))
-        stats = await compute_daily_stats(self.storage, day, prices, self.tz)
+        stats = await compute_daily_stats(self.storage, day, prices, self.tz, basis=PriceBasis.of(self.prices))
         if stats is not None:
             if partial:
                 stats = stats.replace(payload={**stats.payload, "partial": True})
@@ -436,6 +441,12 @@ def _next_after(due: _dt.datetime, step: _dt.timedelta, now: _dt.datetime, catch
         while nxt <= now:
             nxt += step
     return nxt
+
+
+def _boundary_at(t: _dt.datetime, step: _dt.timedelta) -> _dt.datetime:
+    """The last multiple of ``step`` since the epoch (UTC) at or before ``t``: for 60 s, the minute start."""
+    epoch = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+    return epoch + step * ((t - epoch) // step)
 
 
 def _aligned_after(now: _dt.datetime, step: _dt.timedelta) -> _dt.datetime:

@@ -53,6 +53,39 @@ def export_price(q: Any) -> float:
 
 
 @dataclass(frozen=True)
+class PriceBasis:
+    """How buy and sell prices compare. The final buy price includes VAT when the tariff says
+    so (``tariffs.include_vat``); the export value (RCE, or the market price) never does, so a
+    comparison takes the buy price net of VAT (:meth:`net_buy`). ``use_rce``: the export value
+    is the quarter's RCE where known (``prices.export_prices``), else its market price."""
+
+    include_vat: bool = False
+    vat_rate_pct: float = 23.0
+    use_rce: bool = True
+
+    @classmethod
+    def of(cls, prices: Any) -> "PriceBasis":
+        """The basis of a price service (its tariff's VAT and whether it fetches RCE); the
+        defaults for anything else."""
+        from gdpo.prices.model import SOURCE_EXPORT
+
+        tariff = getattr(prices, "tariff", None)
+        sources = getattr(prices, "sources", None)
+        return cls(include_vat=bool(getattr(tariff, "include_vat", False)),
+                   vat_rate_pct=float(getattr(tariff, "vat_rate_pct", 23.0)),
+                   use_rce=True if sources is None else SOURCE_EXPORT in sources)
+
+    def net_buy(self, final_pln_kwh: float) -> float:
+        """A final buy price without its VAT (itself when the tariff adds none), PLN/kWh."""
+        return final_pln_kwh / (1 + self.vat_rate_pct / 100) if self.include_vat else final_pln_kwh
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form (kept with the figures it priced)."""
+        return {"buy_includes_vat": self.include_vat, "vat_rate_pct": self.vat_rate_pct,
+                "export_price": "rce" if self.use_rce else "market", "compared": "net of VAT"}
+
+
+@dataclass(frozen=True)
 class Telemetry:
     """One inverter reading in gdpo signs; None means unknown."""
 

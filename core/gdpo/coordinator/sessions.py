@@ -5,7 +5,8 @@ fill the battery, grouped into at most ``max_sessions`` sessions at least ``min_
 apart. The plan is stored as ``charging_sessions`` with ``status=planned``; a session
 becomes ``active`` when the rules start charging inside its window (or a new session with
 ``origin=decision`` starts outside any plan), and ``completed`` or ``cancelled`` with the
-energy measured from counter deltas and the cost of each quarter at its final price.
+energy measured on the AC side (the grid meter's import less the house load, see
+:mod:`gdpo.coordinator.metering`) and the cost of each quarter at its final price.
 """
 
 from __future__ import annotations
@@ -244,7 +245,8 @@ class MultiSessionManager:
         """Write the active session's running totals (each quarter)."""
         s = self.active
         if s is not None and self.meter is not None:
-            await self._put(s.replace(**self._measured(), payload={**s.payload, "quarters_measured": self.meter.to_json()}))
+            await self._put(s.replace(**self._measured(), payload={**s.payload, "quarters_measured": self.meter.to_json(),
+                                                                   "metering": self.meter.cross_check()}))
 
     def _measured(self) -> dict[str, Any]:
         m = self.meter
@@ -259,6 +261,7 @@ class MultiSessionManager:
             self.meter.close_quarter(reading)
         rec = s.replace(status=status, end_ts=now, **self._measured(),
                         payload={**s.payload, "end_reason": reason, "quarters_measured": self.meter.to_json(),
+                                 "metering": self.meter.cross_check(),
                                  "end_soc_pct": reading.battery_soc_pct if reading is not None else None})
         self.active_id, self.meter = None, None
         return await self._put(rec)
