@@ -164,13 +164,16 @@ async def test_daily_stats_from_counters_and_sessions(storage):
 
 
 async def test_daily_stats_book_the_interval_across_midnight_by_time(storage):
-    # readings a minute before each quarter: the interval 23:59-00:14 is 1/15 the day before's
-    rows = [{"ts": DAY - _dt.timedelta(minutes=1) + _dt.timedelta(minutes=15 * i),
-             "grid_import_total_kwh": 100 + 0.15 * i, "grid_export_total_kwh": 50 + 0.3 * i} for i in range(0, 98)]
+    # readings a minute before each quarter: 1.5 kWh from 23:59 to 00:14 (14/15 of it the day's),
+    # then 0.15 kWh a quarter, the last one 23:59-00:14 (1/15 of it the day's)
+    counter = [100.0] + [101.5 + 0.15 * i for i in range(97)]
+    rows = [{"ts": DAY - _dt.timedelta(minutes=1) + _dt.timedelta(minutes=15 * i), "grid_import_total_kwh": c}
+            for i, c in enumerate(counter)]
     await storage.write("energy_data", rows)
     stats = await compute_daily_stats(storage, DAY.astimezone(WARSAW).date(), flat_day(DAY, 0.8), "Europe/Warsaw")
-    assert stats.total_grid_import_kwh == pytest.approx(0.15 * 96)
-    assert stats.payload["import_cost_pln"] == pytest.approx(0.15 * 96 * 0.8)
+    expected = 1.5 * 14 / 15 + 0.15 * 95 + 0.15 / 15
+    assert stats.total_grid_import_kwh == pytest.approx(expected)
+    assert stats.payload["import_cost_pln"] == pytest.approx(expected * 0.8)
 
 
 async def test_daily_stats_value_the_export_at_rce_never_below_zero(storage):

@@ -96,7 +96,7 @@ class EnhancedDataCollector:
             payload["read_at"] = snapshot.ts.isoformat()
         self._last_ts = fields["ts"]
         payload.update({"inverter_model": self.gateway.model_name, "inverter_serial": self.gateway.serial_number})
-        price = await self._price(snapshot.ts)
+        price = await self._price(fields["ts"])
         if price is not None:
             fields["price_pln_kwh"], fields["tariff_zone"] = price
         record = make_record("energy_data", {**fields, "payload": payload})
@@ -114,10 +114,9 @@ class EnhancedDataCollector:
 
     def boundary(self, t: dt.datetime) -> dt.datetime:
         """The last interval boundary at or before ``t`` (multiples of ``interval_s`` since the epoch, UTC)."""
-        t = t.astimezone(UTC)
+        step = dt.timedelta(seconds=self.interval_s)
         epoch = dt.datetime(1970, 1, 1, tzinfo=UTC)
-        steps = (t - epoch).total_seconds() // self.interval_s
-        return epoch + dt.timedelta(seconds=steps * self.interval_s)
+        return epoch + step * ((t.astimezone(UTC) - epoch) // step)
 
     def next_boundary(self, t: dt.datetime) -> dt.datetime:
         """The first interval boundary after ``t``."""
@@ -128,7 +127,7 @@ class EnhancedDataCollector:
         within ``align_tolerance_s`` of it (and not the stamp of the previous reading), else ``ts``."""
         start = self.boundary(ts)
         late = (ts - start).total_seconds()
-        if late <= self.align_tolerance_s and (self._last_ts is None or start > self._last_ts):
+        if 0 <= late <= self.align_tolerance_s and (self._last_ts is None or start > self._last_ts):
             return start
         return ts
 

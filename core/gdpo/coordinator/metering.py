@@ -133,7 +133,7 @@ class QuarterEnergy:
     battery_kwh: float | None = None
     measured_kwh: float | None = None
     sources: set[str] = field(default_factory=set)
-    check: list[float] = field(default_factory=lambda: [0.0, 0.0])  # meter, power where both known
+    check: list[float] = field(default_factory=lambda: [0.0, 0.0, 0])  # meter, power, intervals: where both known
 
     def add(self, part: IntervalEnergy) -> None:
         """Add the part of an interval that lies in this quarter."""
@@ -146,6 +146,7 @@ class QuarterEnergy:
         if part.meter_kwh is not None and part.grid_power_kwh is not None:
             self.check[0] += part.meter_kwh
             self.check[1] += part.grid_power_kwh
+            self.check[2] += 1
 
     @property
     def grid_kwh(self) -> float | None:
@@ -159,10 +160,9 @@ class QuarterEnergy:
 
     @property
     def measured_by(self) -> str:
-        """What measured the quarter: ``meter``, ``power``, ``battery`` (several joined by
-        ``+``) or ``unknown``."""
-        known = sorted(s for s in self.sources if s != "unknown")
-        return "+".join(known) or "unknown"
+        """What measured the quarter: ``meter``, ``power``, ``battery`` or ``unknown``; several
+        joined by ``+`` (``meter+unknown``: part of the quarter was not measured)."""
+        return "+".join(sorted(self.sources)) or "unknown"
 
     @property
     def energy_kwh(self) -> float:
@@ -250,7 +250,7 @@ class SessionMeter:
         ``CHECK_TOLERANCE_KWH`` and ``CHECK_TOLERANCE_PCT``, None when not both known)."""
         meter = sum(q.check[0] for q in self.quarters)
         power = sum(q.check[1] for q in self.quarters)
-        both = any(q.check != [0.0, 0.0] for q in self.quarters)
+        both = any(q.check[2] for q in self.quarters)
         diff = meter - power
         pct = 100 * diff / power if both and power > 1e-9 else None
         agrees = None if not both else \
