@@ -16,6 +16,7 @@ from gdpo.coordinator.master import MasterCoordinator
 from gdpo.coordinator.metering import counter_delta
 from gdpo.coordinator.model import QUARTER, PriceBasis
 from gdpo.inverter.gateway import InverterGateway
+from gdpo.inverter.simulator import start_simulator
 from gdpo.prices import MarketDay, MarketQuarter, PriceService, sample_day
 from gdpo.prices.store import save_day
 from gdpo.storage import open_storage
@@ -47,14 +48,20 @@ async def test_readings_are_stamped_with_the_minute_they_were_taken_at(sim, stor
     assert [r.ts for r in await storage.read("energy_data", SIM_T0, SIM_T0 + 2 * MINUTE)] == [off.ts, on.ts, again.ts]
 
 
-async def test_the_collector_loop_sleeps_to_the_next_minute_boundary(sim, storage):
-    sim.device.advance(40.0)
-    clock = SimulatedClock(now_fn=sim.device.clock.now, speed=1.0)
-    gateway = InverterGateway("127.0.0.1", sim.port, now=clock.now)
-    await gateway.connect()
-    collector = EnhancedDataCollector(storage, gateway, clock=clock)
-    assert collector.next_boundary(clock.now()) == SIM_T0 + MINUTE
-    assert collector.next_boundary(SIM_T0 + MINUTE) == SIM_T0 + 2 * MINUTE
+async def test_the_collector_loop_sleeps_to_the_next_minute_boundary(storage):
+    start = SIM_T0 + _dt.timedelta(seconds=40)
+    server = await start_simulator("127.0.0.1", 0, speed=30.0, seed=3, start=start)   # a minute in 2 s
+    try:
+        clock = SimulatedClock(now_fn=server.device.clock.now, speed=30.0)
+        gateway = InverterGateway("127.0.0.1", server.port, now=clock.now)
+        await gateway.connect()
+        collector = EnhancedDataCollector(storage, gateway, clock=clock)
+        await collector.run(iterations=3)
+    finally:
+        await server.stop()
+    stamps = [r.ts for r in await storage.read("energy_data", SIM_T0, SIM_T0 + 3 * MINUTE)]
+    assert len(stamps) == 3 and stamps[0] >= start
+    assert stamps[1:] == [SIM_T0 + MINUTE, SIM_T0 + 2 * MINUTE]
 
 
 async def test_the_coordinator_reads_at_each_minute_start(sim, storage):
