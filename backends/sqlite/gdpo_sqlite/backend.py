@@ -21,6 +21,7 @@ from gdpo.storage import (
     Record,
     RollupMethods,
     StorageError,
+    StorageMissingError,
     WriteResult,
     record_class,
 )
@@ -80,6 +81,7 @@ class SQLiteBackend(RollupMethods):
         self._decoders = {t.kind: make_row_decoder(t.kind) for t in all_tables()}
         self.migrations_applied: list[int] = []
         self._rollup_table_seen = False  # set by service_rollups once storage_rollups exists
+        self.create = getattr(context, "create", True)  # False: a read-only command, never create the file
 
     # -- life cycle ----------------------------------------------------------------
     async def open(self) -> None:
@@ -106,6 +108,10 @@ class SQLiteBackend(RollupMethods):
 
     def _prepare(self) -> list[int]:
         """(worker thread) Directory, file, header, owner, WAL, migrations, and a probe of every table."""
+        if not self.create and not self.path.exists():
+            raise StorageMissingError(
+                f"{self.path}: no database here, and this command only reads (it creates none). Point "
+                f"data_storage.sqlite.path (or DATABASE_PATH) at your database, or create one with `gdpo db init`")
         prepare_location(self.path, self.file_mode, self.dir_mode)
         conn = connect_sync(self.settings)
         try:

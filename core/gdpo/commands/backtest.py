@@ -21,7 +21,7 @@ async def _backtest(cfg, first: _dt.date, last: _dt.date, strategies):
 
     config = {name: cfg.section(name) or defaults()[name] for name in defaults()}
     start, end = local_day_range(first, last, config["coordinator"]["timezone"])
-    async with open_storage(cfg, background=False) as storage:
+    async with open_storage(cfg, background=False, create=False) as storage:
         replay = await load_replay(storage, start, end, config, cfg.section("tariffs"), cfg.section("prices"))
     return await asyncio.to_thread(run_backtest, replay, strategies)
 

@@ -104,7 +104,7 @@ def status_command(config_path: str | None, as_json: bool) -> None:
     from gdpo.storage import open_storage
 
     async def go():
-        async with open_storage(config_path, background=False) as storage:
+        async with open_storage(config_path, background=False, create=False) as storage:
             return await storage.stats()
 
     _emit(_run(go()), as_json)
@@ -144,7 +144,7 @@ def backup_command(dest: str, config_path: str | None, backend_name: str | None,
     from gdpo.storage import open_storage
 
     async def go():
-        async with open_storage(config_path, background=False) as storage:
+        async with open_storage(config_path, background=False, create=False) as storage:
             name, backend = _one(storage, "backup", backend_name)
             return {name: await backend.backup(dest)}
 
@@ -186,7 +186,7 @@ def maintain_command(config_path: str | None, as_json: bool, vacuum: bool) -> No
     from gdpo.storage import open_storage
 
     async def go():
-        async with open_storage(config_path, background=False) as storage:
+        async with open_storage(config_path, background=False, create=False) as storage:
             return await storage.maintenance(vacuum=vacuum)
 
     _emit(_run(go()), as_json)

@@ -10,13 +10,16 @@ import click
 
 async def _check(config_path: str | None) -> dict:
     from gdpo.config import load_config, mask_secrets
+    from gdpo.storage.errors import StorageMissingError
     from gdpo.storage.facade import open_storage
     from gdpo.storage.health import health_report
 
     cfg = load_config(config_path)
     try:
-        async with open_storage(cfg, background=False) as storage:
+        async with open_storage(cfg, background=False, create=False) as storage:
             return await health_report(storage)
+    except StorageMissingError:
+        raise  # no database at all is a config mistake (exit 2), not an unhealthy one
     except Exception as exc:  # cannot even open: that is the answer
         return {"ok": False, "problems": [mask_secrets(f"cannot open storage: {exc}")], "backends": [],
                 "writers": [], "spools": {}}

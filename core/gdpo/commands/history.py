@@ -63,7 +63,7 @@ async def read_history(cfg, what: str, start: _dt.datetime, end: _dt.datetime, l
     from gdpo.storage import open_storage
 
     kind = WHAT[what][0]
-    async with open_storage(cfg, background=False) as storage:
+    async with open_storage(cfg, background=False, create=False) as storage:
         if kind == "daily_stats":
             from gdpo.storage.aggregate import zone
 

@@ -24,6 +24,7 @@ from gdpo.storage.errors import (
     StorageConnectionError,
     StorageCorruptError,
     StorageError,
+    StorageMissingError,
     UnknownKindError,
 )
 from gdpo.storage.facade import (

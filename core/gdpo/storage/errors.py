@@ -39,6 +39,10 @@ class StorageConnectionError(StorageError):
     transient = True
 
 
+class StorageMissingError(StorageError):
+    """A read-only command found no database at the configured location (nothing is created)."""
+
+
 class StorageCorruptError(StorageError):
     """The database at the configured location is corrupt or is not a gdpo database."""
 

@@ -51,6 +51,9 @@ class BackendContext:
     name: str
     timezone: str = LOCAL_TZ_NAME
     data_storage: Mapping[str, Any] | None = None
+    #: False for read-only commands: a backend whose database does not exist yet raises
+    #: ``StorageMissingError`` naming the location instead of creating an empty one.
+    create: bool = True
 
 
 def routes_for(data_storage: Mapping[str, Any]) -> dict[str, str]:
@@ -345,11 +348,12 @@ class Storage:
         return {name: await b.maintenance(vacuum=vacuum) for name, b in self.backends.items()}
 
 
-def build_storage(config: Any = None, *, background: bool = True) -> Storage:
+def build_storage(config: Any = None, *, background: bool = True, create: bool = True) -> Storage:
     """Make (not open) the Storage described by a config: a Config, a ``data_storage``
     mapping, a YAML path, or None for the default config. ``background=False`` makes a
     Storage for a short command: no flush timer, retry task, status file, retention job or
-    signal handlers (writes are still batched and flushed on close)."""
+    signal handlers (writes are still batched and flushed on close). ``create=False`` (a
+    read-only command) never creates a database: a missing one raises ``StorageMissingError``."""
     from gdpo.config import Config, load_config
     from gdpo.storage.plugins import get_backend
 
@@ -364,7 +368,7 @@ def build_storage(config: Any = None, *, background: bool = True) -> Storage:
     backends: dict[str, StorageBackend] = {}
     for name in dict.fromkeys(routes.values()):
         info = get_backend(name)
-        backends[name] = info.factory(ds.get(name) or {}, BackendContext(name=name, data_storage=ds))
+        backends[name] = info.factory(ds.get(name) or {}, BackendContext(name=name, data_storage=ds, create=create))
     storage = Storage(backends, routes, config=cfg)
     storage.background = background
     return storage
@@ -373,13 +377,14 @@ def build_storage(config: Any = None, *, background: bool = True) -> Storage:
 class open_storage:
     """``async with open_storage(config) as storage``: make, open, flush and close."""
 
-    def __init__(self, config: Any = None, *, background: bool = True):
+    def __init__(self, config: Any = None, *, background: bool = True, create: bool = True):
         self._config = config
         self._background = background
+        self._create = create
         self._storage: Storage | None = None
 
     async def __aenter__(self) -> Storage:
-        self._storage = build_storage(self._config, background=self._background)
+        self._storage = build_storage(self._config, background=self._background, create=self._create)
         return await self._storage.open()
 
     async def __aexit__(self, *exc) -> None:
