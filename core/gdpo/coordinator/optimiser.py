@@ -204,7 +204,8 @@ _banner_done = False
 
 def quiet_solver_banner() -> None:
     """HiGHS prints a banner on stdout when the first solver is made: make it once with
-    stdout pointed at stderr, so ``--json`` output stays clean."""
+    stdout pointed at the null device, so ``--json`` output stays clean and a command's
+    output holds only what it has to say."""
     global _banner_done
     if _banner_done:
         return
@@ -213,10 +214,12 @@ def quiet_solver_banner() -> None:
 
     sys.stdout.flush()
     saved = os.dup(1)
+    null = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(2, 1)
+        os.dup2(null, 1)
         highspy.Highs()
     finally:
         os.dup2(saved, 1)
         os.close(saved)
+        os.close(null)
     _banner_done = True
