@@ -46,6 +46,7 @@ class PlantConfig:
     backup_share: float = 0.25        # ... plus this share of the house load
     load_power_factor: float = 0.95   # the house loads' (inductive) power factor
     battery2_capacity_kwh: float = 0.0   # a second battery in parallel (0: none)
+    initial_hours_total: float = 4321.0  # the inverter's operating hours at the start
     has_meter: bool = True            # False: the meter block reads all zeros (no meter data)
     initial_counters_kwh: dict[str, float] = field(default_factory=lambda: {
         "pv": 8123.4, "load": 12345.6, "import": 6789.0, "export": 3456.7,
@@ -101,7 +102,9 @@ class Plant:
         totals.update(config.initial_counters_kwh)
         self.state = PlantState(soc_pct=config.initial_soc_pct, battery_temp_c=config.ambient_temp_c + 2,
                                 totals_kwh=totals, today_kwh={k: 0.0 for k in COUNTERS},
-                                inverter_temp_c=config.ambient_temp_c + 5)
+                                inverter_temp_c=config.ambient_temp_c + 10,
+                                hours_total=config.initial_hours_total)
+        self._first_step = True
         self._cloud = 0.9
         self._load_noise = 1.0
         self._spike_s = 0.0
@@ -221,9 +224,10 @@ class Plant:
         tau_s = 7200.0
         heating = 10.0 / (5000 * tau_s) * abs(st.battery_w) * dt_s
         st.battery_temp_c += (cfg.ambient_temp_c - st.battery_temp_c) * min(1.0, dt_s / tau_s) + heating
-        # the heat sink: 5 K above ambient idle, about 0.1 K per watt of losses, 15-minute lag
-        target = cfg.ambient_temp_c + 5 + 0.1 * st.loss_w
-        st.inverter_temp_c += (target - st.inverter_temp_c) * min(1.0, dt_s / 900)
+        # the heat sink (fanless): 10 K above ambient idle, 0.08 K per watt of losses, 15-minute lag
+        target = cfg.ambient_temp_c + 10 + 0.08 * st.loss_w
+        st.inverter_temp_c += (target - st.inverter_temp_c) * (1.0 if self._first_step else min(1.0, dt_s / 900))
+        self._first_step = False
         if st.pv_w > 0:
             st.hours_total += hours
         self._update_voltage()
