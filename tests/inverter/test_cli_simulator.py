@@ -38,6 +38,22 @@ async def test_simulator_command_serves_tcp_and_exits_cleanly(sig):
     assert out == "" and "Traceback" not in err
 
 
+async def test_simulator_command_without_meter_and_with_a_second_battery():
+    proc, line = start("--host", "127.0.0.1", "--port", "0", "--seed", "2", "--no-meter", "--battery2-kwh", "5")
+    try:
+        match = re.search(r"listening on tcp://127\.0\.0\.1:(\d+)", line)
+        assert match, line
+        assert "GW25K-ET" in line and "battery 10 kWh + 5 kWh" in line and "no meter data" in line
+        inv = await goodwe.connect("127.0.0.1", int(match.group(1)), family="ET", **FAST)
+        data = await inv.read_runtime_data()
+        assert "pbattery2" in data
+        assert (data["meter_e_total_imp"], data["meter_e_total_exp"]) == (0.0, 0.0)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+    assert proc.returncode == 0
+
+
 async def test_simulator_command_on_udp_8899():
     host = next_udp_host()
     proc, line = start("--host", host)

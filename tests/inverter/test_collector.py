@@ -57,7 +57,10 @@ async def test_collector_stores_n_records_with_gdpo_signs(serve, storage):
     assert [r.ts for r in rows] == sorted({r.ts for r in rows})
     for row in rows:
         assert row.battery_power_w > 0               # charging is positive in gdpo
-        assert row.house_consumption_w == pytest.approx(row.pv_power_w - row.battery_power_w + row.grid_power_w)
+        # the DC side (PV + battery discharge) less the inverter's losses is the AC side: load - grid
+        loss = row.payload["inverter_loss_w"]
+        assert loss > 0
+        assert row.house_consumption_w + loss == pytest.approx(row.pv_power_w - row.battery_power_w + row.grid_power_w)
         assert row.grid_import_total_kwh > 6000 and row.grid_export_total_kwh > 3000
         assert row.house_consumption_total_kwh > 12000
         assert row.pv_energy_today_kwh is not None

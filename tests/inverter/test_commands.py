@@ -69,7 +69,9 @@ async def test_general_mode_is_self_use(serve):
     assert await inv.get_operation_mode() == OperationMode.GENERAL
     sim.advance(600)
     data = await inv.read_runtime_data()
-    assert data["pbattery1"] == data["load_ptotal"]  # at night the battery covers the house
+    house = data["load_ptotal"] + data["backup_ptotal"]
+    assert data["total_inverter_power"] == house      # at night the battery covers the house ...
+    assert data["pbattery1"] > house                  # ... and the inverter's losses
     assert data["active_power"] == 0
 
 
@@ -115,7 +117,9 @@ async def test_dod_sets_the_discharge_floor(serve):
     data = await inv.read_runtime_data()
     assert data["battery_soc"] == 50
     assert data["pbattery1"] == 0
-    assert data["active_power"] == -data["load_ptotal"]   # the grid takes over
+    house = data["load_ptotal"] + data["backup_ptotal"]
+    assert -30 < data["total_inverter_power"] < 0           # the idle inverter draws its standby power
+    assert data["active_power"] == data["total_inverter_power"] - house   # the grid takes over
 
 
 async def test_ems_mode_and_its_reset_by_set_operation_mode(serve):

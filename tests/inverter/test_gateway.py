@@ -33,7 +33,11 @@ async def test_snapshot_uses_gdpo_signs(serve):
     assert snap.battery_power_w == 3000.0                                 # gdpo: + charging
     assert snap.grid_power_w == -raw["active_power"] > 3000               # gdpo: + import
     assert snap.battery_current_a == -raw["ibattery1"] > 0
-    assert snap.house_consumption_w == snap.pv_power_w - snap.battery_power_w + snap.grid_power_w
+    # the DC side less the inverter's losses (charging from the grid: they come from the grid too)
+    assert snap.inverter_loss_w > 0
+    assert snap.house_consumption_w == snap.pv_power_w - snap.battery_power_w + snap.grid_power_w - snap.inverter_loss_w
+    assert snap.house_consumption_w == raw["load_ptotal"] + raw["backup_ptotal"]
+    assert snap.house_consumption_w == round(server.device.plant.state.load_w)
     assert snap.grid_import_total_kwh == raw["meter_e_total_imp"]
     assert snap.grid_export_total_kwh == raw["meter_e_total_exp"]
     assert snap.pv_energy_today_kwh == raw["e_day"]

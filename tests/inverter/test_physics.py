@@ -29,9 +29,12 @@ def test_energy_is_conserved_over_a_day():
     soc0 = st.soc_pct
     sim.advance(23 * 3600)
     d = {k: st.totals_kwh[k] - start[k] for k in start}
-    # sources = sinks: pv + import + discharge == load + export + charge
+    # sources = sinks: pv + import + discharge == load + export + charge + the inverter's losses
     assert d["pv"] + d["import"] + d["battery_discharge"] == pytest.approx(
-        d["load"] + d["export"] + d["battery_charge"], rel=1e-9, abs=1e-6)
+        d["load"] + d["export"] + d["battery_charge"] + d["loss"], rel=1e-9, abs=1e-6)
+    # the inverter's AC port: what came out of it, less what went in, is the load less the grid
+    assert d["ac_export"] - d["ac_import"] == pytest.approx(d["load"] + d["export"] - d["import"], abs=1e-6)
+    assert 0.02 * d["ac_export"] < d["loss"] < 0.1 * (d["pv"] + d["battery_discharge"] + d["battery_charge"])
     stored = d["battery_charge"] * 0.95 - d["battery_discharge"] / 0.95
     assert st.soc_pct - soc0 == pytest.approx(stored / 10 * 100, abs=0.01)
     assert d["pv"] > 20          # a June day

@@ -8,19 +8,23 @@ import signal
 import click
 
 
-async def _serve(host: str, port: int, speed: float, capacity_kwh: float, seed: int | None) -> None:
+async def _serve(host: str, port: int, speed: float, capacity_kwh: float, seed: int | None, *,
+                 no_meter: bool = False, battery2_kwh: float = 0.0) -> None:
     from gdpo.inverter.simulator import start_simulator
 
-    server = await start_simulator(host, port, speed=speed, capacity_kwh=capacity_kwh, seed=seed)
+    server = await start_simulator(host, port, speed=speed, capacity_kwh=capacity_kwh, seed=seed,
+                                   no_meter=no_meter, battery2_kwh=battery2_kwh)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     ident = server.device.identity
     protocol = "Modbus RTU over UDP + AA55 discovery" if server.transport_name == "udp" else "Modbus/TCP"
+    battery = f"battery {capacity_kwh:g} kWh" + (f" + {battery2_kwh:g} kWh" if battery2_kwh > 0 else "")
     click.echo(f"GoodWe ET simulator ({ident.model_name}, S/N {ident.serial_number}) listening on "
                f"{server.transport_name}://{server.host}:{server.port} ({protocol}), speed x{speed:g}, "
-               f"battery {capacity_kwh:g} kWh, seed {seed if seed is not None else 'random'}", )
+               f"{battery}, {'no meter data' if no_meter else 'meter data'}, "
+               f"seed {seed if seed is not None else 'random'}")
     try:
         await stop.wait()
     finally:
@@ -39,7 +43,11 @@ async def _serve(host: str, port: int, speed: float, capacity_kwh: float, seed: 
 @click.option("--capacity-kwh", default=10.0, show_default=True, type=click.FloatRange(min=0.5, max=200),
               help="Battery capacity, kWh.")
 @click.option("--seed", default=None, type=int, help="Random seed (weather and load noise) for repeatable runs.")
-def simulator_command(host: str, port: int, speed: float, capacity_kwh: float, seed: int | None) -> None:
+@click.option("--no-meter", is_flag=True, help="No meter data: the meter block reads all zeros.")
+@click.option("--battery2-kwh", default=0.0, show_default=True, type=click.FloatRange(min=0, max=200),
+              help="A second battery of this capacity (0: none); the inverter is then a GW25K-ET.")
+def simulator_command(host: str, port: int, speed: float, capacity_kwh: float, seed: int | None,
+                      no_meter: bool, battery2_kwh: float) -> None:
     """Run a simulated GoodWe ET inverter that the goodwe library (and gdpo) can talk to.
 
     Prints one line when it listens and runs until Ctrl+C or SIGTERM."""
@@ -49,7 +57,7 @@ def simulator_command(host: str, port: int, speed: float, capacity_kwh: float, s
         host = check_loopback(host)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--host") from None
-    asyncio.run(_serve(host, port, speed, capacity_kwh, seed))
+    asyncio.run(_serve(host, port, speed, capacity_kwh, seed, no_meter=no_meter, battery2_kwh=battery2_kwh))
 
 
 def register(cli: click.Group) -> None:

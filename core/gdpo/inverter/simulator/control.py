@@ -103,7 +103,10 @@ class Decision:
 
 def decide(settings: Settings, *, pv_w: float, load_w: float, soc_pct: float, local: dt.datetime,
            rated_power_w: float, max_charge_w: float) -> Decision:
-    """The battery setpoint for these settings and this moment, before battery limits."""
+    """The battery setpoint for these settings and this moment, before battery limits.
+
+    ``load_w`` is the load as the DC side must supply it (the plant passes the AC load plus the
+    inverter's losses), so that self-use (battery = load_w - pv_w) leaves no grid flow."""
     surplus = pv_w - load_w
     if settings.ems_mode not in EMS_AUTO:
         limit = float(settings.ems_power_limit_w)

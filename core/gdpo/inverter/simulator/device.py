@@ -12,7 +12,7 @@ import collections
 import datetime as dt
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
 from gdpo.inverter.simulator import registers as r
@@ -91,14 +91,28 @@ class WriteLogEntry:
 
 @dataclass
 class SimulatorConfig:
-    """Everything that shapes one simulated inverter."""
+    """Everything that shapes one simulated inverter.
+
+    Without an ``identity`` the inverter is a GW10K-ET, or a GW25K-ET when the plant has a
+    second battery (the ``goodwe`` library reads battery 2 only from a 25K/29K9 ET serial or a
+    rated power of 25 kW and more). ``day_counters_from_midnight``: the day counters at the start
+    hold what a self-use day from local midnight to the start gives (False: they start at 0);
+    either way they reset at every local midnight.
+    """
 
     plant: PlantConfig = field(default_factory=PlantConfig)
-    identity: r.Identity = field(default_factory=r.Identity)
+    identity: r.Identity | None = None
     speed: float = 1.0
     seed: int | None = None
     start: dt.datetime | None = None
     timezone: str = "Europe/Warsaw"
+    day_counters_from_midnight: bool = True
+
+    def __post_init__(self) -> None:
+        if self.identity is None:
+            self.identity = r.Identity.two_batteries() if self.plant.battery2_capacity_kwh > 0 else r.Identity()
+        if self.plant.efficiency.rated_w != self.identity.rated_power_w:
+            self.plant.efficiency = replace(self.plant.efficiency, rated_w=float(self.identity.rated_power_w))
 
 
 class SimulatedInverter:
@@ -118,14 +132,43 @@ class SimulatedInverter:
         self._lock = threading.RLock()
         pc = self.config.plant
         r.install_identity(self.image, self.identity)
-        r.install_settings(self.image, self.identity, capacity_ah=pc.capacity_kwh * 1000 / pc.nominal_voltage_v,
+        r.install_settings(self.image, self.identity, capacity_ah=pc.total_capacity_kwh * 1000 / pc.nominal_voltage_v,
                            battery_voltage_v=pc.nominal_voltage_v,
                            max_current_a=pc.max_charge_w / pc.nominal_voltage_v)
         self._sim_time = self.clock.now()
         self._settings: Settings | None = None
         self._settings_version = -1
+        if self.config.day_counters_from_midnight:
+            self._count_day_so_far()
         self._step(1.0)   # the plant's state at the start time (one second of it)
         self._publish()
+
+    def _count_day_so_far(self) -> None:
+        """Fill today's counters with a self-use day from local midnight up to the start.
+
+        A twin plant (same configuration, its own noise) runs on the factory settings in
+        5-minute steps; only its day counters are kept: the SOC, temperatures and lifetime
+        counters at the start are the configured ones."""
+        local = self._sim_time.astimezone(self.tz)
+        midnight = dt.datetime.combine(local.date(), dt.time(0), tzinfo=self.tz).astimezone(UTC)
+        twin = Plant(self.config.plant, None if self.config.seed is None else self.config.seed + 1)
+        settings = Settings.from_image(self.image)
+        pc = self.config.plant
+        t = midnight
+        while t < self._sim_time:
+            step = min(300.0, (self._sim_time - t).total_seconds())
+            t += dt.timedelta(seconds=step)
+            when = t.astimezone(self.tz)
+
+            def decision(*, pv_w, load_w, soc_pct, when=when):
+                return decide(settings, pv_w=pv_w, load_w=load_w, soc_pct=soc_pct, local=when,
+                              rated_power_w=self.identity.rated_power_w, max_charge_w=pc.max_charge_w)
+
+            twin.step(t, when, step, decision, export_limit_w=settings.export_limit_w,
+                      soc_floor_pct=settings.soc_floor_pct, soc_ceiling_pct=settings.soc_ceiling_pct)
+        self.plant.state.day = local.date()
+        self.plant.state.today_kwh = dict(twin.state.today_kwh) if twin.state.day == local.date() else \
+            {k: 0.0 for k in twin.state.today_kwh}
 
     # -- time -------------------------------------------------------------------------
     def now(self) -> dt.datetime:
@@ -147,13 +190,24 @@ class SimulatedInverter:
                 return
             behind_s = (target - self._sim_time).total_seconds()
             largest = max(STEP_S, behind_s / MAX_STEPS)   # far behind (huge speed): coarser steps
+            midnight = self._next_midnight()
             while self._sim_time < target:
-                step = min(largest, (target - self._sim_time).total_seconds())
+                if self._sim_time >= midnight:
+                    midnight = self._next_midnight()
+                # steps end at local midnight, so each day's counters get exactly that day's energy
+                step = min(largest, (target - self._sim_time).total_seconds(),
+                           (midnight - self._sim_time).total_seconds())
                 if step <= 1e-6:
                     break
                 self._sim_time += dt.timedelta(seconds=step)
                 self._step(step)
             self._publish()
+
+    def _next_midnight(self) -> dt.datetime:
+        """The next local midnight after the current simulated time (UTC)."""
+        local = self._sim_time.astimezone(self.tz)
+        tomorrow = local.date() + dt.timedelta(days=1)
+        return dt.datetime.combine(tomorrow, dt.time(0), tzinfo=self.tz).astimezone(UTC)
 
     def _step(self, dt_s: float) -> None:
         if self._settings is None or self._settings_version != self.image.version:
@@ -213,4 +267,5 @@ class SimulatedInverter:
     # -- register publishing -----------------------------------------------------------
     def _publish(self) -> None:
         """Write the plant state into the runtime, meter and battery blocks."""
-        publish(self.image, self.plant.state, self._sim_time.astimezone(self.tz), self.config.plant)
+        publish(self.image, self.plant.state, self._sim_time.astimezone(self.tz), self.config.plant,
+                rated_power_w=self.identity.rated_power_w)

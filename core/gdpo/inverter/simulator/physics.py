@@ -1,9 +1,12 @@
-"""The simulated house: PV by time of day and season, a noisy load profile, a battery with
-capacity, power limits, efficiency, SOC and temperature, and the grid balancing the rest.
+"""The simulated house: PV by time of day and season, a noisy load profile with a backup
+(EPS) circuit share, a battery (or two in parallel) with capacity, power limits, efficiency,
+SOC and temperature, an inverter with conversion losses, and the grid balancing the rest.
 
-Every quantity uses GoodWe's signs (battery > 0 discharging, grid > 0 exporting), so the
-power balance ``load = pv + battery - grid`` is exactly what the ``goodwe`` library computes
-as ``house_consumption``. Energy counters integrate every step.
+Every quantity uses GoodWe's signs (battery > 0 discharging, grid > 0 exporting, AC > 0 out of
+the inverter). Two balances hold every step: the DC side ``pv + battery = ac + loss`` (the
+losses follow :class:`~gdpo.inverter.simulator.losses.EfficiencyCurve`) and the AC side
+``ac - grid = load``. The ``goodwe`` library's ``house_consumption`` (pv + battery - grid) is
+therefore ``load + loss``, as on real hardware. Energy counters integrate every step.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ import random
 from dataclasses import dataclass, field
 
 from gdpo.inverter.simulator.control import Decision
+from gdpo.inverter.simulator.losses import EfficiencyCurve
 
-COUNTERS = ("pv", "load", "import", "export", "battery_charge", "battery_discharge")
+# "import"/"export": the grid (the meter); "ac_import"/"ac_export": the inverter's AC port
+COUNTERS = ("pv", "load", "import", "export", "battery_charge", "battery_discharge", "ac_import", "ac_export",
+            "loss")
 
 
 @dataclass
@@ -35,9 +41,22 @@ class PlantConfig:
     base_load_w: float = 300.0
     latitude_deg: float = 52.2
     longitude_deg: float = 21.0
+    efficiency: EfficiencyCurve = field(default_factory=EfficiencyCurve)
+    backup_base_w: float = 90.0       # the backup (EPS) circuit: fridge, router, boiler controls ...
+    backup_share: float = 0.25        # ... plus this share of the house load
+    load_power_factor: float = 0.95   # the house loads' (inductive) power factor
+    battery2_capacity_kwh: float = 0.0   # a second battery in parallel (0: none)
+    initial_hours_total: float = 4321.0  # the inverter's operating hours at the start
+    has_meter: bool = True            # False: the meter block reads all zeros (no meter data)
     initial_counters_kwh: dict[str, float] = field(default_factory=lambda: {
         "pv": 8123.4, "load": 12345.6, "import": 6789.0, "export": 3456.7,
-        "battery_charge": 2345.6, "battery_discharge": 2198.7})
+        "battery_charge": 2345.6, "battery_discharge": 2198.7, "ac_import": 123.4, "ac_export": 6234.5,
+        "loss": 356.7})
+
+    @property
+    def total_capacity_kwh(self) -> float:
+        """The capacity of all batteries together (they share power by capacity, one SOC)."""
+        return self.capacity_kwh + self.battery2_capacity_kwh
 
 
 @dataclass
@@ -48,8 +67,12 @@ class PlantState:
     battery_temp_c: float
     pv_w: float = 0.0
     load_w: float = 0.0
-    battery_w: float = 0.0     # > 0 discharging
+    battery_w: float = 0.0     # > 0 discharging (all batteries, at their terminals)
     grid_w: float = 0.0        # > 0 exporting
+    ac_w: float = 0.0          # the inverter's AC port, > 0 out (total_inverter_power)
+    loss_w: float = 0.0        # conversion losses: pv + battery - ac
+    backup_w: float = 0.0      # the part of load_w on the backup (EPS) port
+    inverter_temp_c: float = 25.0
     reason: str = "starting"
     totals_kwh: dict[str, float] = field(default_factory=dict)
     today_kwh: dict[str, float] = field(default_factory=dict)
@@ -75,9 +98,13 @@ class Plant:
     def __init__(self, config: PlantConfig, seed: int | None = None):
         self.config = config
         self.random = random.Random(seed)
+        totals = {k: 0.0 for k in COUNTERS}
+        totals.update(config.initial_counters_kwh)
         self.state = PlantState(soc_pct=config.initial_soc_pct, battery_temp_c=config.ambient_temp_c + 2,
-                                totals_kwh=dict(config.initial_counters_kwh),
-                                today_kwh={k: 0.0 for k in COUNTERS})
+                                totals_kwh=totals, today_kwh={k: 0.0 for k in COUNTERS},
+                                inverter_temp_c=config.ambient_temp_c + 10,
+                                hours_total=config.initial_hours_total)
+        self._first_step = True
         self._cloud = 0.9
         self._load_noise = 1.0
         self._spike_s = 0.0
@@ -110,6 +137,11 @@ class Plant:
             load += 2000
         return load
 
+    def backup_load_w(self, load_w: float) -> float:
+        """The part of the house load on the backup (EPS) port: a small circuit of its own."""
+        cfg = self.config
+        return min(load_w, cfg.backup_base_w + cfg.backup_share * load_w)
+
     def _advance_weather(self, dt_s: float) -> None:
         rnd = self.random
         k = min(1.0, dt_s / 600)
@@ -124,30 +156,35 @@ class Plant:
     def step(self, when_utc: dt.datetime, local: dt.datetime, dt_s: float, decide, *,
              export_limit_w: float | None, soc_floor_pct: float, soc_ceiling_pct: float) -> None:
         """Advance ``dt_s`` seconds ending at ``when_utc``: environment, decision, limits, balance, counters."""
-        st = self.state
-        self._roll_day(local.date())
+        st, curve = self.state, self.config.efficiency
         self._advance_weather(dt_s)
         pv = self.pv_available_w(when_utc)
         load = self.load_profile_w(local)
-        decision: Decision = decide(pv_w=pv, load_w=load, soc_pct=st.soc_pct)
+        # the battery power that makes the AC port give exactly the load (no grid flow): what
+        # self-use aims for; decide() sees it as the deficit (load_w - pv_w) to cover
+        balance = curve.battery_for_ac_w(pv, load)
+        decision: Decision = decide(pv_w=pv, load_w=pv + balance, soc_pct=st.soc_pct)
         battery = self._battery_limits(decision.battery_w, soc_floor_pct, soc_ceiling_pct, dt_s)
         if not decision.grid_charging and battery < 0:
-            battery = max(battery, -max(0.0, pv - load))  # without a charge command only PV charges
-        grid = pv + battery - load
-        if export_limit_w is not None and grid > export_limit_w:
-            excess = grid - export_limit_w
+            battery = max(battery, min(0.0, balance))  # without a charge command only PV surplus charges
+        ac = curve.ac_output_w(pv, battery)
+        if export_limit_w is not None and ac - load > export_limit_w:
+            bus = curve.bus_for_ac_w(load + export_limit_w)
             if battery > 0:          # a discharging battery gives way first
-                cut = min(battery, excess)
-                battery -= cut
-                excess -= cut
-            pv = max(0.0, pv - excess)  # then the panels are curtailed
-            grid = pv + battery - load
-        st.pv_w, st.load_w, st.battery_w, st.grid_w, st.reason = pv, load, battery, grid, decision.reason
+                battery = max(0.0, curve.battery_for_bus_w(bus - pv))
+            if pv + curve.battery_to_bus_w(battery) > bus:
+                pv = max(0.0, bus - curve.battery_to_bus_w(battery))   # then the panels are curtailed
+            ac = curve.ac_output_w(pv, battery)
+        st.pv_w, st.load_w, st.battery_w, st.ac_w, st.reason = pv, load, battery, ac, decision.reason
+        st.grid_w = ac - load
+        st.loss_w = pv + battery - ac
+        st.backup_w = self.backup_load_w(load)
         self._integrate(dt_s)
+        self._roll_day(local.date())   # after the step: one ending at midnight still counts for its day
 
     def _battery_limits(self, battery_w: float, floor: float, ceiling: float, dt_s: float) -> float:
         cfg, st = self.config, self.state
-        capacity_wh = cfg.capacity_kwh * 1000
+        capacity_wh = cfg.total_capacity_kwh * 1000
         if battery_w < 0:  # charging
             limit = cfg.max_charge_w
             if st.soc_pct > 95:   # taper near full, as a BMS does
@@ -175,15 +212,22 @@ class Plant:
             "export": max(0.0, st.grid_w) * hours / 1000,
             "battery_charge": max(0.0, -st.battery_w) * hours / 1000,
             "battery_discharge": max(0.0, st.battery_w) * hours / 1000,
+            "ac_import": max(0.0, -st.ac_w) * hours / 1000,
+            "ac_export": max(0.0, st.ac_w) * hours / 1000,
+            "loss": st.loss_w * hours / 1000,
         }
         for name, kwh in energies.items():
             st.totals_kwh[name] += kwh
             st.today_kwh[name] += kwh
         stored = energies["battery_charge"] * cfg.charge_efficiency - energies["battery_discharge"] / cfg.discharge_efficiency
-        st.soc_pct = max(0.0, min(100.0, st.soc_pct + stored / cfg.capacity_kwh * 100))
+        st.soc_pct = max(0.0, min(100.0, st.soc_pct + stored / cfg.total_capacity_kwh * 100))
         tau_s = 7200.0
         heating = 10.0 / (5000 * tau_s) * abs(st.battery_w) * dt_s
         st.battery_temp_c += (cfg.ambient_temp_c - st.battery_temp_c) * min(1.0, dt_s / tau_s) + heating
+        # the heat sink (fanless): 10 K above ambient idle, 0.08 K per watt of losses, 15-minute lag
+        target = cfg.ambient_temp_c + 10 + 0.08 * st.loss_w
+        st.inverter_temp_c += (target - st.inverter_temp_c) * (1.0 if self._first_step else min(1.0, dt_s / 900))
+        self._first_step = False
         if st.pv_w > 0:
             st.hours_total += hours
         self._update_voltage()
@@ -192,6 +236,7 @@ class Plant:
         self.state._open_circuit_v = self.config.nominal_voltage_v * (0.93 + 0.0012 * self.state.soc_pct)
 
     def _roll_day(self, today: dt.date) -> None:
+        """Zero the day counters when the local day has changed (the device ends a step at midnight)."""
         if self.state.day != today:
             if self.state.day is not None:
                 self.state.today_kwh = {k: 0.0 for k in COUNTERS}

@@ -2,7 +2,8 @@
 
 Addresses and encodings follow what the ``goodwe`` library (0.4.10, ``goodwe/et.py`` and
 ``goodwe/sensor.py``) decodes for an ET: device info 35000 x33, runtime 35100 x125, meter
-36000 x45 (more is answered with zeros), battery 37000 x24, settings in 45xxx and 47xxx.
+36000 x45 (x125 with the extended block), battery 37000 x24, battery 2 (35262 x6, 39000 x22),
+MPPT 35301 x61, settings in 45xxx and 47xxx.
 Reads outside the known blocks, and writes outside the settings blocks, are answered with
 ILLEGAL DATA ADDRESS, as a real inverter does.
 """
@@ -24,6 +25,9 @@ BATTERY = (37000, 24)
 READABLE_RANGES = (
     (35000, 35033),
     (35100, 35225),
+    (35262, 35268),   # battery 2 power, voltage, current, mode
+    (35301, 35362),   # MPPT block (read by 15 kW and larger models)
+    (39000, 39022),   # battery 2 BMS block
     (36000, 36125),
     (37000, 37024),
     (45000, 46000),
@@ -77,6 +81,11 @@ class Identity:
     arm_version: int = 22
     modbus_version: int = 0x0100
     comm_address: int = 0xF7
+
+    @classmethod
+    def two_batteries(cls) -> "Identity":
+        """A GW25K-ET: the library reads a second battery from a '25KET' serial."""
+        return cls(serial_number="9025KETU214W0001", model_name="GW25K-ET", rated_power_w=25000)
 
 
 # --------------------------------------------------------------------------- encoders
