@@ -48,7 +48,7 @@ async def write_everything(s, series):
         await s.write(kind, [full_record(kind, i, base=START) for i in range(20)])
 
 
-@pytest.mark.parametrize("every", ["1h", "6h", "1d", "1mo"])
+@pytest.mark.parametrize("every", ["15m", "30m", "1h", "6h", "1d", "1mo"])
 async def test_aggregates_of_deleted_ranges_keep_answering(open_memory, series, every):
     async with open_memory(retention={"days": 3}) as s:
         await write_everything(s, series)
@@ -63,21 +63,23 @@ async def test_aggregates_of_deleted_ranges_keep_answering(open_memory, series, 
         assert_same(got, reference_aggregate(series, spec), every)
 
 
-async def test_buckets_finer_than_an_hour_only_see_raw_samples(open_memory, series):
+async def test_buckets_finer_than_a_quarter_hour_only_see_raw_samples(open_memory, series):
     async with open_memory(retention={"days": 3}) as s:
         await write_everything(s, series)
         report = await run_retention(s, now=NOW)
         cutoff = _dt.datetime.fromisoformat(report["kinds"]["energy_data"]["cutoff"])
-        got = await s.aggregate("energy_data", START, FAR_FUTURE, every="15m", fields={"pv_power_w": "count"})
+        got = await s.aggregate("energy_data", START, FAR_FUTURE, every="5m", fields={"pv_power_w": "count"})
         assert got[0]["bucket"] == cutoff
+        quarters = await s.aggregate("energy_data", START, FAR_FUTURE, every="15m", fields={"pv_power_w": "count"})
+        assert quarters[0]["bucket"] == START, "quarter-hours outlive the raw samples"
 
 
 async def test_sessions_and_daily_stats_are_kept_decisions_configurable(open_memory, series):
     async with open_memory(retention={"days": 3}) as s:
         await write_everything(s, series)
         report = await run_retention(s, now=NOW + _dt.timedelta(days=30))
-        assert set(report["kinds"]) == {"energy_data", "system_state", "price_forecasts", "pv_forecasts"}
-        for kind in ("coordinator_decisions", "charging_sessions", "daily_stats"):
+        assert set(report["kinds"]) == {"energy_data", "system_state"}
+        for kind in ("coordinator_decisions", "charging_sessions", "daily_stats", "price_forecasts"):
             assert len(await s.read(kind, FAR_PAST, FAR_FUTURE)) == 20, kind
         assert await s.read("system_state", FAR_PAST, FAR_FUTURE) == []
     async with open_memory(retention={"days": 3, "keep_decisions": False,

@@ -34,8 +34,8 @@ from gdpo.storage.errors import CapabilityError, StorageConnectionError, Storage
 from gdpo.storage.pipeline import PipelineSettings, WritePipeline
 from gdpo.storage.records import KIND_NAMES, LOCAL_TZ_NAME, UTC, Record, make_records, record_class
 from gdpo.storage.retention import RetentionPolicy, retention_schedule
-from gdpo.storage.rollups import (HOUR, ROLLUP_KINDS, answers_from_rollups, combine, partial_spec, rollup_store_for,
-                                  rollups_for)
+from gdpo.storage.rollups import (HOUR, QUARTER, ROLLUP_KINDS, answers_from_quarters, answers_from_rollups, combine,
+                                  partial_spec, quarter_kind, rollup_store_for, rollups_for)
 from gdpo.storage.status import resolve_data_dir, resolve_spool_dir, status_path, write_status
 
 log = logging.getLogger(__name__)
@@ -298,15 +298,19 @@ class Storage:
             raise CapabilityError(f"backend {backend.name!r} cannot aggregate")
         spec = agg.make_spec(kind, start, end, every, fields, tz)
         await self.pipeline.before_read(kind)
-        if kind in ROLLUP_KINDS and self.retention_policy.rollups and answers_from_rollups(every):
-            store = self.rollup_store(kind)
-            bounds = await store.rollup_bounds(kind)
-            if bounds is not None and spec.start < bounds[1] + HOUR:
-                # older part from hourly rollups, newer part from raw samples, merged per bucket
-                boundary = min(bounds[1] + HOUR, spec.end)
-                rollups = await rollups_for(store, spec, boundary)
-                raw = await backend.aggregate(partial_spec(spec, boundary)) if boundary < spec.end else []
-                return combine(spec, rollups, raw)
+        if kind in ROLLUP_KINDS and self.retention_policy.rollups:
+            hourly = answers_from_rollups(every)
+            key, width = (kind, HOUR) if hourly else (quarter_kind(kind), QUARTER)
+            if hourly or answers_from_quarters(every):
+                store = self.rollup_store(kind)
+                bounds = await store.rollup_bounds(key)
+                if bounds is not None and spec.start < bounds[1] + width:
+                    # older part from rollups, newer part from raw samples, merged per bucket
+                    boundary = min(bounds[1] + width, spec.end)
+                    rollups = (await rollups_for(store, spec, boundary) if hourly
+                               else await store.read_rollups(key, spec.start, boundary))
+                    raw = await backend.aggregate(partial_spec(spec, boundary)) if boundary < spec.end else []
+                    return combine(spec, rollups, raw)
         return await backend.aggregate(spec)
 
     def rollup_store(self, kind: str) -> Any:

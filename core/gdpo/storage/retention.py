@@ -2,12 +2,16 @@
 
 Policy (``data_storage.retention``):
 
-* ``energy_data``, ``system_state``, ``price_forecasts``, ``pv_forecasts``: raw records
-  older than ``days`` (default 30; ``per_kind`` overrides) are deleted;
+* ``energy_data`` and ``system_state``: raw records older than ``days`` (default 30;
+  ``per_kind`` overrides) are deleted;
+* ``price_forecasts`` and ``pv_forecasts`` are kept (they are small, and a backtest over old
+  history needs the prices); ``per_kind`` may name them to trim them too;
 * ``coordinator_decisions`` are kept (``keep_decisions: false`` applies ``days`` to them);
 * ``charging_sessions``, ``battery_selling_sessions`` and ``daily_stats`` are always kept;
-* before raw ``energy_data`` goes, every hour of it is rolled up (``gdpo.storage.rollups``);
-  the cutoff is aligned down to a whole UTC hour so an hour is rolled up only once complete.
+* before raw ``energy_data`` goes, every hour and every quarter-hour of it is rolled up
+  (``gdpo.storage.rollups``; the quarter-hours keep a backtest and the year view working on
+  old history); the cutoff is aligned down to a whole UTC hour so an hour is rolled up only
+  once complete. Rollups are never deleted.
 
 The job runs daily at ``run_at`` (local time) in a long-running process and on demand with
 ``gdpo db retention [--dry-run]``. It is idempotent: an interrupted run is completed by the
@@ -24,11 +28,12 @@ from typing import Any, Mapping
 
 from gdpo.storage.aggregate import make_spec, zone
 from gdpo.storage.records import LOCAL_TZ_NAME, UTC, record_class
-from gdpo.storage.rollups import ROLLUP_KINDS, compute_hourly, floor_hour, merge_late, write_daily
+from gdpo.storage.rollups import (ROLLUP_KINDS, compute_hourly, compute_quarters, floor_hour, merge_late,
+                                  quarter_kind, write_daily)
 
 log = logging.getLogger(__name__)
 
-TIMESERIES_RETAINED = ("energy_data", "system_state", "price_forecasts", "pv_forecasts")
+TIMESERIES_RETAINED = ("energy_data", "system_state")
 ALWAYS_KEPT = ("charging_sessions", "battery_selling_sessions", "daily_stats")
 FAR_PAST = _dt.datetime(1970, 1, 2, tzinfo=UTC)
 CHUNK = _dt.timedelta(days=1)
@@ -108,10 +113,12 @@ async def roll_up(storage, kind: str, cutoff: _dt.datetime) -> int:
     t = floor_hour(oldest)
     while t < cutoff:
         end = min(t + CHUNK, cutoff)
-        fresh = compute_hourly(kind, await storage.read(kind, t, end))
-        if fresh:
-            existing = {r.start: r for r in await store.read_rollups(kind, t, end)}
-            written += await store.write_rollups(kind, [merge_late(r, existing.get(r.start)) for r in fresh])
+        records = await storage.read(kind, t, end)
+        for key, fresh in ((kind, compute_hourly(kind, records)), (quarter_kind(kind), compute_quarters(kind, records))):
+            if fresh:
+                existing = {r.start: r for r in await store.read_rollups(key, t, end)}
+                n = await store.write_rollups(key, [merge_late(r, existing.get(r.start)) for r in fresh])
+                written += n if key == kind else 0
         t = end
     # daily rollups of the local days now complete (the first one may hold earlier hours)
     await write_daily(store, kind, floor_hour(oldest), cutoff)

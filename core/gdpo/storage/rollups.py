@@ -1,10 +1,13 @@
-"""Hourly rollups of raw ``energy_data``: what is kept after retention deletes raw samples.
+"""Hourly and quarter-hour rollups of raw ``energy_data``: what is kept after retention
+deletes raw samples.
 
-A rollup is one UTC hour of one kind: the number of samples and, per numeric field, the
+A rollup is one UTC hour (or quarter-hour, under the key ``<kind>@15m``) of one kind: the number of samples and, per numeric field, the
 six partial statistics ``[n, sum, min, max, first, last]`` (n = non-null values; first and
 last are the values at the earliest and latest sample). From them every aggregate function
 (avg, min, max, sum, count, first, last) of any bucket of an hour or more (``<n>h``, local
-``1d`` and ``1mo``) is exact, so ``Storage.aggregate`` keeps answering over deleted ranges.
+``1d`` and ``1mo``) is exact, and so is any bucket of whole quarter-hours (``15m``, ``30m``)
+from the quarter-hour rollups, so ``Storage.aggregate`` keeps answering over deleted ranges
+(a backtest over last winter included).
 
 Where rollups live: a backend may declare ``capabilities.rollups`` and implement the
 OPTIONAL methods of :class:`RollupStore` (``write_rollups``, ``read_rollups``,
@@ -38,8 +41,11 @@ ROLLUP_KINDS = ("energy_data",)
 HOUR = _dt.timedelta(hours=1)
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
 N, SUM, MIN, MAX, FIRST, LAST = range(6)
+QUARTER = _dt.timedelta(minutes=15)
 #: Daily rollups (local calendar days, LOCAL_TZ_NAME) are stored under ``<kind>@1d``.
 DAY_SUFFIX = "@1d"
+#: Quarter-hour rollups are stored under ``<kind>@15m``.
+QUARTER_SUFFIX = "@15m"
 _NAN = math.nan
 
 
@@ -51,6 +57,11 @@ def rollup_fields(kind: str) -> tuple[str, ...]:
 def day_kind(kind: str) -> str:
     """The store key of the daily rollups of ``kind`` (local days in Europe/Warsaw)."""
     return kind + DAY_SUFFIX
+
+
+def quarter_kind(kind: str) -> str:
+    """The store key of the quarter-hour rollups of ``kind``."""
+    return kind + QUARTER_SUFFIX
 
 
 @lru_cache(maxsize=None)
@@ -140,23 +151,38 @@ def floor_hour(t: _dt.datetime) -> _dt.datetime:
     return t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def floor_quarter(t: _dt.datetime) -> _dt.datetime:
+    """The start of the UTC quarter-hour holding ``t``."""
+    t = t.astimezone(UTC)
+    return t.replace(minute=t.minute - t.minute % 15, second=0, microsecond=0)
+
+
 def compute_hourly(kind: str, records: Iterable[Record]) -> list[Rollup]:
     """Hourly rollups of records of ``kind`` (any order), oldest hour first."""
+    return _compute(kind, kind, records, floor_hour)
+
+
+def compute_quarters(kind: str, records: Iterable[Record]) -> list[Rollup]:
+    """Quarter-hour rollups (key ``<kind>@15m``) of records of ``kind``, oldest first."""
+    return _compute(kind, quarter_kind(kind), records, floor_quarter)
+
+
+def _compute(kind: str, key: str, records: Iterable[Record], floor) -> list[Rollup]:
     cls = record_class(kind)
     t_idx = cls._INDEX[cls.SPEC.time_field]
     numeric = [(f, cls._INDEX[f]) for f in cls.SPEC.numeric_fields]
-    hours: dict[_dt.datetime, list[Record]] = {}
+    periods: dict[_dt.datetime, list[Record]] = {}
     for r in records:
-        hours.setdefault(floor_hour(r[t_idx]), []).append(r)
+        periods.setdefault(floor(r[t_idx]), []).append(r)
     out = []
-    for h in sorted(hours):
-        rows = sorted(hours[h], key=lambda r: r[t_idx])
+    for h in sorted(periods):
+        rows = sorted(periods[h], key=lambda r: r[t_idx])
         stats: dict[str, list] = {}
         for name, i in numeric:
             vals = [r[i] for r in rows if r[i] is not None]
             if vals:
                 stats[name] = [len(vals), float(sum(vals)), min(vals), max(vals), vals[0], vals[-1]]
-        out.append(Rollup.from_stats(kind, h, len(rows), stats))
+        out.append(Rollup.from_stats(key, h, len(rows), stats))
     return out
 
 
@@ -245,9 +271,16 @@ async def rollups_for(store: Any, spec: AggregateSpec, boundary: _dt.datetime) -
 
 
 def answers_from_rollups(every: str) -> bool:
-    """True when buckets of ``every`` are whole hours (so rollups can answer them)."""
+    """True when buckets of ``every`` are whole hours (so hourly rollups can answer them)."""
     n, unit = parse_every(every)
     return unit in ("h", "d", "mo")
+
+
+def answers_from_quarters(every: str) -> bool:
+    """True when buckets of ``every`` are whole quarter-hours shorter than an hour (``15m``,
+    ``30m``, ``45m``: the quarter-hour rollups answer them)."""
+    n, unit = parse_every(every)
+    return unit == "m" and n % 15 == 0 and n < 60
 
 
 # --------------------------------------------------------------------------- aggregation
@@ -446,8 +479,8 @@ def has_native_rollups(backend: Any) -> bool:
 
 
 def rollup_keys() -> tuple[str, ...]:
-    """Every store key rollups are kept under: each rolled-up kind, hourly and daily."""
-    return tuple(k for kind in ROLLUP_KINDS for k in (kind, day_kind(kind)))
+    """Every store key rollups are kept under: each rolled-up kind, hourly, daily and quarter-hourly."""
+    return tuple(k for kind in ROLLUP_KINDS for k in (kind, day_kind(kind), quarter_kind(kind)))
 
 
 def base_kind(key: str) -> str:
