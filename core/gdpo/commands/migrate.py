@@ -30,11 +30,49 @@ def _run(opts) -> dict:
         raise ConfigError(str(exc)) from None
 
 
-def _finish(ctx: click.Context, report: dict, as_json: bool) -> None:
+def _finish(ctx: click.Context, report: dict, as_json: bool, target: str | None = None) -> None:
     from gdpo.migrate.report import format_summary, report_json
 
+    if target is not None and report["exit_code"] in (0, 1):
+        report["retention_later"] = asyncio.run(_retention_later(target))
     click.echo(report_json(report) if as_json else format_summary(report))
+    note = retention_note(report.get("retention_later") or {})
+    if note and not as_json:
+        click.echo(note)
     ctx.exit(report["exit_code"])
+
+
+async def _retention_later(target: str) -> dict[str, dict]:
+    """What the target's retention will delete of what is stored there now: {kind: {records, days}}
+    (nothing for a target that does not exist yet, as after a dry run, or that cannot delete)."""
+    from gdpo.migrate.specs import parse_spec
+    from gdpo.storage import StorageMissingError, open_storage
+    from gdpo.storage.retention import run_retention
+
+    spec = parse_spec(target)
+    if not spec.exists():
+        return {}
+    try:
+        async with open_storage(spec.config, background=False, create=False) as storage:
+            counted = await run_retention(storage, dry_run=True)
+    except StorageMissingError:
+        return {}
+    return {kind: {"records": e["records"], "days": e["days"]} for kind, e in counted["kinds"].items()
+            if e.get("records")}
+
+
+def retention_note(later: dict[str, dict]) -> str | None:
+    """The note telling what the configured retention will remove of the migrated history, and how to keep it."""
+    if not later:
+        return None
+    lines = ["note: the target's retention (data_storage.retention) will delete at its next daily run:"]
+    for kind, e in later.items():
+        kept = " (its hourly, daily and quarter-hour rollups stay)" if kind == "energy_data" else ""
+        lines.append(f"  {e['records']} {kind} records older than {e['days']} days{kept}")
+    first = next(iter(later))
+    lines.append(f"  to keep them, set data_storage.retention.per_kind.{first}: 3650 (days) for each kind "
+                 "before the coordinator runs, or `gdpo db retention --dry-run` to see it again")
+    return "\n".join(lines)
 
 
 def _options(source, target, dry_run, report, since, until, batch_size, archive=False):
@@ -83,7 +121,8 @@ def migrate_command(ctx, source, target, dry_run, report, archive, restore, sinc
         return
     if not source:
         raise click.UsageError("--from SPEC is required (e.g. --from json_legacy:/opt/gdpo/out)")
-    _finish(ctx, _run(_options(source, target, dry_run, report, since, until, batch_size, archive)), as_json)
+    _finish(ctx, _run(_options(source, target, dry_run, report, since, until, batch_size, archive)), as_json,
+            None if dry_run else target)
 
 
 def _restore(ctx: click.Context, source: str | None, run_id: str, as_json: bool) -> None:
