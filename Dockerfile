@@ -22,7 +22,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY core ./core
 COPY backends ./backends
 RUN python -m venv /opt/goodwe-dynamic-price-optimiser/venv \

@@ -50,7 +50,7 @@ import legacy_json  # noqa: E402  (the benchmarks directory is not a package)
 
 from gdpo.config import mask_secrets  # noqa: E402
 from gdpo.storage import UTC, CoordinatorDecision, open_storage  # noqa: E402
-from gdpo.storage.testkit.samples import UNICODE_TEXT, energy_series  # noqa: E402
+from gdpo.storage.samples import UNICODE_TEXT, energy_series  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 LOCAL_TSDB = REPO / "scripts" / "dev" / "timescaledb-local.sh"

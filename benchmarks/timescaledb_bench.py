@@ -27,7 +27,7 @@ import asyncpg
 
 from gdpo.storage import UTC, open_storage
 from gdpo.storage.aggregate import make_spec
-from gdpo.storage.testkit import energy_series
+from gdpo.storage.samples import energy_series
 from gdpo_timescaledb.buckets import aggregate_sql
 from gdpo_timescaledb.connection import init_connection
 from gdpo_timescaledb.reads import range_sql

@@ -22,7 +22,7 @@ from pathlib import Path
 from gdpo.storage import open_storage
 from gdpo.storage.records import UTC
 from gdpo.storage.retention import run_retention
-from gdpo.storage.testkit.samples import energy_series
+from gdpo.storage.samples import energy_series
 
 FIELDS = {"pv_power_w": ["avg", "max"], "grid_power_w": "avg", "grid_import_total_kwh": ["first", "last"]}
 

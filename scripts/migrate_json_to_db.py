@@ -5,9 +5,32 @@ A thin wrapper over ``gdpo migrate --from json_legacy:OUT_DIR --to sqlite:DB_PAT
 DB_PATH the configured storage is the target. Every other option is passed through.
 """
 
+import os
 import sys
+from pathlib import Path
 
-from gdpo.cli import cli
+
+def _interpreter_with_gdpo() -> str | None:
+    """The Python of gdpo's virtualenv (the checkout's ``.venv``, or the installed one)."""
+    here = Path(__file__).resolve().parent.parent
+    for venv in (here / ".venv", Path("/opt/goodwe-dynamic-price-optimiser/.venv")):
+        python = venv / "bin" / "python"
+        if python.is_file() and os.access(python, os.X_OK) and Path(sys.executable).resolve() != python.resolve():
+            return str(python)
+    return None
+
+
+try:
+    from gdpo.cli import cli
+except ModuleNotFoundError as exc:  # run with a Python that lacks gdpo: use the virtualenv's
+    if exc.name != "gdpo":
+        raise
+    python = _interpreter_with_gdpo()
+    if python is None:
+        sys.exit("migrate_json_to_db.py: gdpo is not installed for this Python and no virtualenv was found "
+                 "(.venv beside the script, or /opt/goodwe-dynamic-price-optimiser/.venv); run it with that "
+                 "virtualenv's python, or use `gdpo migrate` directly")
+    os.execv(python, [python, __file__, *sys.argv[1:]])
 
 
 VALUE_OPTIONS = {"--from", "--to", "--report", "--since", "--until", "--batch-size", "--restore-archive"}
