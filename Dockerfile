@@ -39,6 +39,11 @@ LABEL org.opencontainers.image.title="goodwe-dynamic-price-optimiser" \
       org.opencontainers.image.description="Coordinator for a GoodWe hybrid inverter with a home battery on Polish dynamic electricity prices" \
       org.opencontainers.image.licenses="Apache-2.0"
 
+# pg_dump for `gdpo db backup` on TimescaleDB (bookworm's client is PostgreSQL 15, as the server)
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client \
+ && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid "${GDPO_GID}" gdpo \
  && useradd --system --uid "${GDPO_UID}" --gid gdpo --home-dir /opt/goodwe-dynamic-price-optimiser \
             --no-create-home --shell /usr/sbin/nologin gdpo \

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_SCRIPT = REPO / "scripts" / "dev" / "timescaledb-local.sh"
-IMAGE = "timescale/timescaledb:latest-pg16"
+IMAGE = "timescale/timescaledb:2.17.2-pg15"  # as docker-compose.yml
 
 
 @dataclass

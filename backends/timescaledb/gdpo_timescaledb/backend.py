@@ -17,7 +17,7 @@ import asyncpg
 
 from gdpo.storage import AggregateSpec, Capabilities, Health, RollupMethods, StorageError, WriteResult
 from gdpo.storage.records import Record, record_class
-from gdpo_timescaledb import buckets, reads, retention, rollup, schema, service_rollups, stats, writes
+from gdpo_timescaledb import buckets, dump, reads, retention, rollup, schema, service_rollups, stats, writes
 from gdpo_timescaledb.connection import ConnectionManager
 from gdpo_timescaledb.edition import ServerInfo
 from gdpo_timescaledb.policies import PolicySettings
@@ -145,6 +145,27 @@ class TimescaleBackend(RollupMethods):
             "collecting statistics", lambda conn: stats.collect(conn, tables, self.server, self.schema))
         out["write_batches"] = dict(self.write_paths)
         return out
+
+    backup_suffix = ".dump"  # a pg_dump, restored with pg_restore
+
+    async def backup(self, dest: str) -> dict[str, Any]:
+        """``gdpo db backup``: a consistent ``pg_dump`` of the database to ``dest`` (see ``dump``)."""
+        return await dump.backup(self, dest)
+
+    async def check(self, full: bool = False) -> dict[str, Any]:
+        """``gdpo db check``: read every table through; ``full`` also amchecks the indexes.
+        Works unopened too (it connects, and migrates nothing)."""
+        opened = self.connections.pool is None
+        if opened:
+            await self.connections.open()
+        try:
+            if not self.tables:
+                self.tables = all_tables(self.schema, timescale=True)
+            return await dump.check(self, full)
+        finally:
+            if opened:
+                await self.connections.close()
+                self.tables = {}
 
     async def maintenance(self, *, vacuum: bool = False) -> dict[str, Any]:
         """ANALYZE (VACUUM ANALYZE with ``vacuum``) every table; without the TSL edition also

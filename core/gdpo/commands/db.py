@@ -140,18 +140,35 @@ def check_command(config_path: str | None, backend_name: str | None, as_json: bo
 @backend_option
 @json_option
 def backup_command(dest: str, config_path: str | None, backend_name: str | None, as_json: bool) -> None:
-    """Write a consistent copy of the live database to DEST (a new file), while writes go on."""
+    """Write a consistent copy of the live database to DEST (a new file), while writes go on.
+
+    SQLite: an online copy (SQLite's backup API). TimescaleDB: a pg_dump of its database
+    (custom format, for pg_restore). When several configured backends can (hybrid) and no
+    --backend is given, each writes its own file beside DEST: DEST's name with ``-<backend>``
+    before the suffix (``.db`` for SQLite, ``.dump`` for a pg_dump)."""
     from gdpo.storage import open_storage
 
     async def go():
         async with open_storage(config_path, background=False, create=False) as storage:
-            name, backend = _one(storage, "backup", backend_name)
-            return {name: await backend.backup(dest)}
+            found = offering(storage, "backup", backend_name)
+            targets = {name: (dest if len(found) == 1 else backup_path(dest, name, backend)) for name, backend in found}
+            return {name: await backend.backup(targets[name]) for name, backend in found}
 
     result = _run(go())
     _emit(result, as_json)
     if not as_json:
-        click.echo(f"OK: backup written to {dest}")
+        for name, done in result.items():
+            click.echo(f"OK: {name} backup written to {done.get('path', dest)}")
+
+
+def backup_path(dest: str, name: str, backend: Any) -> str:
+    """Where backend ``name`` writes its part of a several-backend backup: ``-<name>`` before
+    the suffix, which is the backend's own (``backup_suffix``: ``.dump`` for a pg_dump)."""
+    from pathlib import Path
+
+    path = Path(dest)
+    suffix = getattr(backend, "backup_suffix", None) or path.suffix
+    return str(path.with_name(f"{path.stem}-{name}{suffix}"))
 
 
 @db_group.command("recover")
