@@ -32,7 +32,6 @@ DEFAULT_CONFIG_PATHS = (
     Path("config/master_coordinator_config.yaml"),
     Path("/opt/goodwe-dynamic-price-optimiser/config/master_coordinator_config.yaml"),
 )
-DEFAULT_SQLITE_PATH = "/opt/goodwe-dynamic-price-optimiser/data/goodwe_energy.db"
 MASK = "***"
 
 

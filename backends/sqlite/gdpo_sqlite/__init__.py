@@ -1,11 +1,16 @@
 """gdpo_sqlite: the embedded SQLite storage backend (entry point ``sqlite``), the default."""
 
 from gdpo.storage import KIND_NAMES, Option, hookimpl
+from gdpo.storage.locations import default_database_path
 
-DEFAULT_PATH = "/opt/goodwe-dynamic-price-optimiser/data/goodwe_energy.db"
+#: The system data directory's file for the service user, a per-user file for anyone else
+#: (``gdpo.storage.locations``).
+DEFAULT_PATH = default_database_path()
 
 OPTIONS = {
-    "path": Option("path", DEFAULT_PATH, "Database file (env DATABASE_PATH)", env="DATABASE_PATH"),
+    "path": Option("path", DEFAULT_PATH, "Database file (env DATABASE_PATH); default: the system data "
+                   "directory when this user can write it, else ~/.local/share/goodwe-dynamic-price-optimiser",
+                   env="DATABASE_PATH"),
     "pool": {
         "min": Option("int", 2, "Read connections kept open", min=1, max=64),
         "max": Option("int", 10, "Most read connections (env DATABASE_POOL_SIZE)", min=1, max=64,

@@ -38,7 +38,11 @@ def parse_mode(value: str | int, option: str) -> int:
 def _cannot(path: Path, what: str, exc: OSError) -> StorageConnectionError:
     reason = {errno.EROFS: "the file system is read-only", errno.ENOSPC: "the disk is full",
               errno.EACCES: "permission denied", errno.EPERM: "permission denied"}.get(exc.errno, exc.strerror)
-    return StorageConnectionError(f"{path}: cannot {what}: {reason}")
+    hint = ""
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = ("; set data_storage.sqlite.path (or the environment variable DATABASE_PATH) to a file in a "
+                "directory this user can write, or run as the user that owns it")
+    return StorageConnectionError(f"{path}: cannot {what}: {reason}{hint}")
 
 
 def prepare_location(path: Path, file_mode: int, dir_mode: int) -> bool:
