@@ -14,7 +14,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from gdpo.storage import StorageConnectionError, StorageError
+from gdpo.storage import StorageConnectionError, StorageCorruptError, StorageError
 
 from gdpo_sqlite.sqlerrors import corrupt_error
 
@@ -99,5 +99,8 @@ def check_gdpo_database(conn: sqlite3.Connection, path: Path) -> None:
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if app_id not in (0, APPLICATION_ID) or (names and app_id == 0 and "schema_migrations" not in names):
         shown = ", ".join(sorted(names)[:5]) or "none"
-        raise corrupt_error(str(path), f"is an SQLite database of another application (application_id {app_id}, "
-                                       f"tables: {shown}), not a gdpo database")
+        raise StorageCorruptError(
+            f"{path}: is an SQLite database of another application (application_id {app_id}, tables: {shown}), "
+            f"not a gdpo database. gdpo will not open it and left it untouched. It is not damaged: the config "
+            f"points at the wrong file. Set data_storage.sqlite.path (or DATABASE_PATH) to gdpo's database, "
+            f"or to a new file that `gdpo db init` creates")

@@ -55,6 +55,15 @@ def _emit(data: Any, as_json: bool) -> None:
         _echo_mapping(data)
 
 
+#: What to do instead, for a backend without the operation.
+ALTERNATIVES = {
+    "backup": "; copy its records with `gdpo migrate --from config --to sqlite:/path/copy.db` (a SQLite file, "
+              "restored the same way back), or, for json_legacy, copy its directory while gdpo is stopped",
+    "check": "; `gdpo migrate --from config --to sqlite:/tmp/check.db --dry-run` reads and validates every record",
+    "recover": "; `gdpo migrate --from config --to sqlite:/path/copy.db` copies every record it can read",
+}
+
+
 def offering(storage, operation: str, backend_name: str | None = None) -> list[tuple[str, Any]]:
     """The configured backends that have the optional method ``operation`` (optionally one by name).
 
@@ -68,7 +77,7 @@ def offering(storage, operation: str, backend_name: str | None = None) -> list[t
     found = [(n, storage.backends[n]) for n in names if callable(getattr(storage.backends[n], operation, None))]
     if not found:
         raise click.ClickException(f"backend {' / '.join(repr(n) for n in names)} does not support `gdpo db "
-                                   f"{operation}`")
+                                   f"{operation}`{ALTERNATIVES.get(operation, '')}")
     return found
 
 

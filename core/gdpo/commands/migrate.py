@@ -75,9 +75,26 @@ def retention_note(later: dict[str, dict]) -> str | None:
     return "\n".join(lines)
 
 
+def _writable_report(report: str | None) -> None:
+    """Refuse a ``--report`` path that cannot be written, before any work is done."""
+    import os
+    from pathlib import Path
+
+    if report is None:
+        return
+    parent = Path(report).expanduser().absolute().parent
+    if not parent.is_dir():
+        raise click.BadParameter(f"{report}: there is no directory {parent}; give a path in a directory that exists",
+                                 param_hint="--report")
+    if not os.access(parent, os.W_OK | os.X_OK) or (Path(report).exists() and not os.access(report, os.W_OK)):
+        raise click.BadParameter(f"{report}: this user cannot write there; give a path in a directory you can "
+                                 f"write (e.g. your home directory)", param_hint="--report")
+
+
 def _options(source, target, dry_run, report, since, until, batch_size, archive=False):
     from gdpo.migrate.runner import MigrationOptions
 
+    _writable_report(report)
     return MigrationOptions(source=source, target=target, dry_run=dry_run, report_path=report, archive=archive,
                             since=since.date() if since else None, until=until.date() if until else None,
                             batch_size=batch_size, progress_stream=sys.stdout)

@@ -223,7 +223,10 @@ async def migrate(opts: MigrationOptions) -> dict[str, Any]:
         raise ConfigError(f"the source and the target are the same ({dst.shown})")
     legacy_tree = _legacy_tree(src)
     if legacy_tree is None and not src.exists():
-        raise ConfigError(f"the source {src.shown} does not exist (nothing to migrate; it is not created)")
+        where = src.resolved_location
+        at = f" ({src.backend} at {where})" if where and where not in src.shown else ""
+        raise ConfigError(f"the source {src.shown}{at} does not exist (nothing to migrate; it is not created); "
+                          "check the path, or the config's data_storage section for --from config")
     if opts.archive and legacy_tree is None:
         raise ConfigError("--archive needs a json_legacy source (it moves legacy files)")
     run_id = opts.run_id or new_run_id()
