@@ -98,3 +98,15 @@ def test_db_and_history_commands_run_no_background_job(tmp_path, args):
 async def _create(db: Path) -> None:
     async with open_storage(sqlite_cfg(db), background=False):
         pass
+
+
+def test_the_prices_command_runs_no_background_job(tmp_path):
+    db = tmp_path / "data" / "gdpo.db"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"data_storage:\n  backend: sqlite\n  sqlite: {{path: {db}}}\n"
+                      "prices:\n  pse_base_url: http://127.0.0.1:9/api\n  retries: 0\n")
+    asyncio.run(_create(db))
+    spool = leave_a_spool(db.parent)
+    CliRunner().invoke(cli, ["prices", "--date", "2026-12-01", "--config", str(config)])
+    assert not spool.is_empty(), "the spool is not replayed by a short command"
+    assert not (db.parent / "status").exists(), "no status file was written"

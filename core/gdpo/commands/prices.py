@@ -74,7 +74,7 @@ async def _collect(cfg, prices, tariff_cfg, day, *, sample, no_store):
                 market = parse_day(await client.fetch_rows("csdac-pln", day), day, "csdac-pln")
         return [quarter_price(q.period_start, q.price_pln_kwh, tariff_cfg, is_sample=market.is_sample)
                 for q in market.quarters], market.origin
-    async with open_storage(cfg) as storage, PriceService(storage, sections, tariff=tariff_cfg) as service:
+    async with open_storage(cfg, background=False) as storage, PriceService(storage, sections, tariff=tariff_cfg) as service:
         market = await service.ensure_day(day)
         return await service.prices_between(*day_bounds_utc(day)), market.origin
 
