@@ -13,6 +13,7 @@ status file, signal handlers or spool replay).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as _dt
 import secrets
@@ -282,9 +283,10 @@ async def migrate(opts: MigrationOptions) -> dict[str, Any]:
     report["exit_code"] = exit_code_for(report)
     report["archive"] = None
     if opts.archive and not opts.dry_run and validated:
-        report["archive"] = archive_files(legacy_tree, run_id, imported_files, report)
+        report["archive"] = await asyncio.to_thread(archive_files, legacy_tree, run_id, imported_files, report)
     if opts.report_path:
-        atomic_write(_path(opts.report_path), report_json(report).encode("utf-8"), file_mode=0o644)
+        await asyncio.to_thread(atomic_write, _path(opts.report_path), report_json(report).encode("utf-8"),
+                                file_mode=0o644)
     return report
 
 
