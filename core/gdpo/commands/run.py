@@ -113,7 +113,14 @@ async def _open_prices(cfg, storage, options: RunOptions, status):
     PSE trouble is reported once. Returns (service, {day: error})."""
     from gdpo.prices import PriceService
 
-    prices = PriceService(storage, _price_config(cfg, options.simulate), simulate=options.simulate)
+    # the service validates its config (plugin metadata is read): in a worker thread
+    prices = await asyncio.to_thread(PriceService, storage, _price_config(cfg, options.simulate),
+                                     simulate=options.simulate)
+    if options.simulate:
+        from gdpo.prices.sample import sample_day
+
+        # the bundled sample file is read once, here in a thread, not later by a decision tick
+        await asyncio.to_thread(sample_day, (options.start or _dt.datetime.now(_dt.timezone.utc)).date())
     if options.simulate and not _is_loopback_url(cfg.get("prices.pse_base_url") or ""):
         # A simulated run talks to nothing beyond this machine: prices come from a loopback
         # mirror when one is configured, otherwise from the bundled sample day.

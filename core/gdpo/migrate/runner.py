@@ -219,12 +219,8 @@ async def migrate(opts: MigrationOptions) -> dict[str, Any]:
         raise ConfigError(f"--batch-size must be at least 1, got {opts.batch_size}")
     if opts.since and opts.until and opts.since > opts.until:
         raise ConfigError(f"--since {opts.since} is after --until {opts.until}")
-    src, dst = parse_spec(opts.source), parse_spec(opts.target)
-    if same_location(src, dst):
-        raise ConfigError(f"the source and the target are the same ({dst.shown})")
-    legacy_tree = _legacy_tree(src)
-    if legacy_tree is None and not src.exists():
-        raise ConfigError(f"the source {src.shown} does not exist (nothing to migrate; it is not created)")
+    # config files, paths and stat calls: in a worker thread, off the event loop
+    src, dst, legacy_tree, target_exists = await asyncio.to_thread(_resolve, opts)
     if opts.archive and legacy_tree is None:
         raise ConfigError("--archive needs a json_legacy source (it moves legacy files)")
     run_id = opts.run_id or new_run_id()
@@ -241,7 +237,7 @@ async def migrate(opts: MigrationOptions) -> dict[str, Any]:
     imported_files: list[str] = []
     async with contextlib.AsyncExitStack() as stack:
         target = None
-        if not (opts.dry_run and not dst.exists()):
+        if not (opts.dry_run and not target_exists):
             target = await stack.enter_async_context(open_storage(dst.config, background=False))
         seen = SeenDigests(opts.max_keys_in_memory)
         stack.callback(seen.close)
@@ -290,6 +286,18 @@ async def migrate(opts: MigrationOptions) -> dict[str, Any]:
     return report
 
 
+def _resolve(opts: MigrationOptions) -> tuple[BackendSpec, BackendSpec, LegacyTree | None, bool]:
+    """(blocking) The source and target specs, the legacy tree of the source, and whether the
+    target exists; raises ConfigError for a source that is the target or does not exist."""
+    src, dst = parse_spec(opts.source), parse_spec(opts.target)
+    if same_location(src, dst):
+        raise ConfigError(f"the source and the target are the same ({dst.shown})")
+    legacy_tree = _legacy_tree(src)
+    if legacy_tree is None and not src.exists():
+        raise ConfigError(f"the source {src.shown} does not exist (nothing to migrate; it is not created)")
+    return src, dst, legacy_tree, dst.exists()
+
+
 def _path(p: str):
     from pathlib import Path
 
@@ -321,10 +329,10 @@ def _local_date(t: _dt.datetime) -> _dt.date:
 
 async def _from_legacy(tree: LegacyTree, sink: _Sink, opts: MigrationOptions, report: dict,
                        ambiguous: list, imported_files: list) -> DerivedTotals:
-    if not tree.root.is_dir():
+    if not await asyncio.to_thread(tree.root.is_dir):
         raise ConfigError(f"legacy directory {tree.root} does not exist")
-    source = LegacySource(tree)
-    derived = DerivedTotals(source.rel_paths)
+    source = await asyncio.to_thread(LegacySource, tree)  # lists the whole tree
+    derived = await asyncio.to_thread(DerivedTotals, source.rel_paths)
     progress = Progress(len(source), "files", opts.progress_stream)
     files = report["files"]
     try:
