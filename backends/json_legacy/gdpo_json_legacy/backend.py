@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from gdpo.migrate.legacy_read import read_legacy_file
-from gdpo.migrate.legacy_write import atomic_write, group_by_file, render_file
+from gdpo.migrate.legacy_write import atomic_write, group_by_file, render_file_read_back
 from gdpo.migrate.tree import LegacyTree
 from gdpo.storage import (
     AggregateSpec,
@@ -125,10 +125,10 @@ class JsonLegacyBackend(RollupMethods):
             path = self.tree.root / rel
             merged = {r.key: r for r in self._existing(path, rel, kind)}
             merged.update((r.key, r) for r in group)
-            planned.append((rel, path, render_file(rel, kind, merged.values()), group))
-        for rel, path, data, group in planned:
+            planned.append((rel, path, *render_file_read_back(rel, kind, merged.values()), group))
+        for rel, path, data, content, group in planned:
             atomic_write(path, data)
-            cat.wrote(rel, data, kind, group)
+            cat.wrote(rel, len(data), content, kind, group)
         return len(new_keys)
 
     def _existing(self, path: Path, rel: str, kind: str) -> list[Record]:

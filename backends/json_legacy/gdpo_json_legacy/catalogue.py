@@ -21,7 +21,7 @@ import datetime as _dt
 from collections import OrderedDict
 from typing import Iterable
 
-from gdpo.migrate.legacy_read import read_legacy_bytes, read_legacy_file
+from gdpo.migrate.legacy_read import read_legacy_file
 from gdpo.migrate.legacy_write import is_layout_file
 from gdpo.migrate.tree import LegacyTree
 from gdpo.storage import KIND_NAMES, Record, record_class
@@ -208,15 +208,15 @@ class Catalogue:
         return out
 
     # -- writing ------------------------------------------------------------------------------
-    def wrote(self, rel: str, data: bytes, kind: str, written: list[Record]) -> None:
-        """Note that file ``rel`` now holds ``data``, written for the ``kind`` records
-        ``written``: they are the winners of their keys from now on."""
+    def wrote(self, rel: str, size: int, records: list[Record], kind: str, written: list[Record]) -> None:
+        """Note that file ``rel`` now holds ``records`` (what a reader finds in it: a state
+        holds a reading too), written for the ``kind`` records ``written``: they are the
+        winners of their keys from now on."""
         ok = order_key(rel)
         others = [] if kind in self.winners else \
             [self.spans[x][kind] for x in self._candidates(kind, min(r.time for r in written),
                                                              after(max(r.time for r in written))) if x != rel]
-        records = read_legacy_bytes(data, rel).records  # what a reader finds in it (a state holds a reading too)
-        self.files[rel] = len(data)
+        self.files[rel] = size
         self._summarise(rel, records)
         if kind in self.winners:
             for r in written:
