@@ -100,6 +100,8 @@ def archive_files(tree: LegacyTree, run_id: str, rel_paths: list[str], report: d
     """Move ``rel_paths`` into the run's archive directory, crash-safely (see the module
     docstring); write the index first and the report last. Blocking: run it in a thread."""
     target = archive_dir(tree, run_id)
+    if (target / INDEX_NAME).exists():
+        raise ConfigError(f"archive run id {run_id!r} is taken already ({target / INDEX_NAME}); nothing moved")
     entries = []
     for rel in rel_paths:
         src = tree.root / rel
