@@ -108,7 +108,19 @@ def run_watched(coro_fn, *args):
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
-    return result, handler.messages + (["blocking calls on the loop:", *calls] if handler.messages else [])
+    if not handler.messages and not calls:
+        return result, []
+    return result, handler.messages + ["blocking calls on the loop:", *calls]
+
+
+def run_checked(make_args, coro_fn):
+    """``run_watched`` that tells blocking calls from a busy machine: a blocking file-system
+    call on the loop fails at once (the slow disk makes it slow every time); a slow callback
+    without one (another process took the CPU) must happen again in a second run to fail."""
+    result, slow = run_watched(coro_fn, *make_args())
+    if slow and not any(" from " in line for line in slow):
+        result, slow = run_watched(coro_fn, *make_args())
+    return result, slow
 
 
 def test_a_blocking_call_in_a_coroutine_is_caught(tmp_path):
@@ -137,14 +149,14 @@ def test_a_migration_of_a_generated_tree_never_blocks_the_loop(tmp_path):
     except ImportError:
         pass
     for target in targets:
-        report, slow = run_watched(migrate, MigrationOptions(source=f"json_legacy:{tree}", target=target,
-                                                             report_path=str(tmp_path / "report.json")))
+        report, slow = run_checked(lambda: (MigrationOptions(source=f"json_legacy:{tree}", target=target,
+                                                            report_path=str(tmp_path / "report.json")),), migrate)
         assert not slow, f"{target}: blocking work on the event loop:\n" + "\n".join(slow)
         assert report["checksums_match"] is True
         assert {k: v["in_target"] for k, v in report["per_kind"].items()} == expected
     # the archive step too (it moves files and writes the index from a worker thread)
     report, slow = run_watched(migrate, MigrationOptions(source=f"json_legacy:{tree}", target=targets[-1],
-                                                         archive=True))
+                                                         archive=True))  # moves files: run once
     assert not slow, "archive: blocking work on the event loop:\n" + "\n".join(slow)
     assert report["archive"] and not LegacyTree.at(tree).files()
 
@@ -162,10 +174,15 @@ def test_a_simulated_coordinator_run_never_blocks_the_loop(tmp_path):
         import gdpo_sqlite.backend  # noqa: F401
     except ImportError:
         pytest.skip("the SQLite backend is not installed")
-    cfg = load_config(write_config(tmp_path, sqlite_storage(tmp_path)), env={})
     start = START.replace(tzinfo=zone("Europe/Warsaw")).astimezone(_dt.timezone.utc)
-    options = RunOptions(simulate=True, speed=900, duration=_dt.timedelta(hours=2), start=start)
-    lines: list[str] = []
-    summary, slow = run_watched(run_coordinator, cfg, options)
+    runs = iter(range(2))
+
+    def fresh():
+        where = tmp_path / f"run{next(runs)}"
+        where.mkdir()
+        cfg = load_config(write_config(where, sqlite_storage(where)), env={})
+        return cfg, RunOptions(simulate=True, speed=900, duration=_dt.timedelta(hours=2), start=start)
+
+    summary, slow = run_checked(fresh, run_coordinator)
     assert not slow, "blocking work on the event loop:\n" + "\n".join(slow)
     assert summary.end - summary.start >= _dt.timedelta(hours=2) - _dt.timedelta(minutes=5)
