@@ -1,10 +1,15 @@
 """The ``json_legacy`` storage backend: a legacy ``out/`` tree read and written as storage.
 
-Reading: on open, every legacy file of the tree is sniffed and mapped by the importer
-(``gdpo.migrate.legacy_read``), and the records are indexed in memory (a later file wins
-over an earlier copy of a record; files of the composite-era layout are read last).
-Quarantined files are left alone and listed by ``stats()``. The storage service's rollups
-are kept in ``gdpo-rollups.ndjson`` at the tree's root (``rollup_file.py``).
+Reading streams the tree (see :mod:`gdpo_json_legacy.catalogue`): opening lists the file
+names and reads none; the first query reads each file once, one at a time in a worker
+thread, and keeps only what it needs to find records again (per file and kind the time span
+covered; for kinds keyed by an id, where each id's winning version lives). A read then opens
+only the files whose span overlaps the range, file by file (a later file wins over an earlier
+copy of a record; files of the composite-era layout are read last); no record is held
+between calls beyond a few recently read files. Quarantined files are left alone and listed
+by ``stats()``. Every file operation runs in a worker thread, never on the event loop.
+The storage service's rollups are kept in ``gdpo-rollups.ndjson`` at the tree's root
+(``rollup_file.py``).
 
 Writing: each record goes to its file of the composite-era layout
 (``gdpo.migrate.legacy_write``); a file is rewritten whole with its old and new records,
@@ -19,7 +24,6 @@ same write again completes it).
 from __future__ import annotations
 
 import asyncio
-import bisect
 import json
 import os
 import time
@@ -27,10 +31,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from gdpo.migrate.legacy_read import read_legacy_file
-from gdpo.migrate.legacy_write import atomic_write, group_by_file, read_order, render_file
+from gdpo.migrate.legacy_write import atomic_write, group_by_file, render_file_read_back
 from gdpo.migrate.tree import LegacyTree
 from gdpo.storage import (
-    KIND_NAMES,
     AggregateSpec,
     Capabilities,
     CapabilityError,
@@ -43,34 +46,7 @@ from gdpo.storage import (
 )
 
 from gdpo_json_legacy import rollup_file
-
-
-class _KindIndex:
-    """Records of one kind by natural key, with a lazily sorted (time, key) order."""
-
-    def __init__(self) -> None:
-        self.by_key: dict[tuple, Record] = {}
-        self._order: list[tuple] | None = None
-
-    def put(self, record: Record) -> bool:
-        """Insert or replace ``record``; True when its key is new."""
-        new = record.key not in self.by_key
-        self.by_key[record.key] = record
-        self._order = None
-        return new
-
-    def order(self) -> list[tuple]:
-        """The (time, key) pairs in order (sorted again after a change)."""
-        if self._order is None:
-            self._order = sorted((r.time, k) for k, r in self.by_key.items())
-        return self._order
-
-    def range(self, start, end) -> list[Record]:
-        """Records with ``start <= time < end``, oldest first."""
-        order = self.order()
-        lo = bisect.bisect_left(order, (start,))
-        hi = bisect.bisect_left(order, (end,))
-        return [self.by_key[k] for _, k in order[lo:hi]]
+from gdpo_json_legacy.catalogue import Catalogue
 
 
 class JsonLegacyBackend(RollupMethods):
@@ -84,17 +60,16 @@ class JsonLegacyBackend(RollupMethods):
         self.name = getattr(context, "name", None) or "json_legacy"
         directory = (options or {}).get("directory") or "out"
         self.tree = LegacyTree.at(directory)
-        self._index: dict[str, _KindIndex] | None = None
-        self._quarantined: dict[str, str] = {}
-        self._lock = asyncio.Lock()
+        self._catalogue: Catalogue | None = None
+        self._lock = asyncio.Lock()  # one file operation at a time (the catalogue is not shared)
         self._rollups: dict | None = None  # read from the rollup file on first use
 
     # -- life cycle -----------------------------------------------------------------
     async def open(self) -> None:
-        """Create the tree if missing, then read and index every legacy file."""
-        self._index = await asyncio.to_thread(self._scan)
+        """Create the tree if missing and list its files (no file is read yet)."""
+        self._catalogue = await asyncio.to_thread(self._list)
 
-    def _scan(self) -> dict[str, _KindIndex]:
+    def _list(self) -> Catalogue:
         root = self.tree.root
         try:
             if not root.exists():
@@ -103,26 +78,22 @@ class JsonLegacyBackend(RollupMethods):
                 raise PermissionError(f"no access to {root}")
         except OSError as exc:
             raise StorageError(f"json_legacy: cannot use directory {root}: {exc}") from None
-        index = {kind: _KindIndex() for kind in KIND_NAMES}
-        files = {self.tree.rel(p): p for p in self.tree.files()}
-        self._quarantined = {}
-        for rel in read_order(files):
-            outcome = read_legacy_file(files[rel], rel)
-            if outcome.disposition == "quarantine":
-                self._quarantined[rel] = outcome.reason or ""
-            for record in outcome.records:
-                index[record.KIND].put(record)
-        return index
+        return Catalogue(self.tree)
 
     async def close(self) -> None:
-        """Forget the index (files are always complete on disk)."""
-        self._index = None
+        """Forget the catalogue (files are always complete on disk)."""
+        self._catalogue = None
         self._rollups = None
 
-    def _kind(self, kind: str) -> _KindIndex:
-        if self._index is None:
+    def _cat(self) -> Catalogue:
+        if self._catalogue is None:
             raise StorageError(f"json_legacy backend at {self.tree.root} is not open")
-        return self._index[kind]
+        return self._catalogue
+
+    async def _in_thread(self, fn, *args):
+        """Run a catalogue operation in a worker thread, one at a time."""
+        async with self._lock:
+            return await asyncio.to_thread(fn, *args)
 
     async def health(self) -> Health:
         """A real round trip: list the tree and check it is writable."""
@@ -130,36 +101,35 @@ class JsonLegacyBackend(RollupMethods):
         root = self.tree.root
         ok = await asyncio.to_thread(lambda: root.is_dir() and os.access(root, os.W_OK | os.X_OK))
         detail = f"{root} readable and writable" if ok else f"{root} is missing or not writable"
-        return Health(ok=bool(ok) and self._index is not None, backend=self.name, detail=detail,
+        return Health(ok=bool(ok) and self._catalogue is not None, backend=self.name, detail=detail,
                       latency_ms=(time.perf_counter() - t0) * 1000)
 
     # -- writes -----------------------------------------------------------------------
     async def write_batch(self, kind: str, records: Sequence[Record]) -> WriteResult:
         """Rewrite each affected layout file with its old and new records (atomic per file)."""
-        index = self._kind(kind)
+        cat = self._cat()
         if not records:
             return WriteResult(kind, 0, 0)
-        async with self._lock:
-            await asyncio.to_thread(self._write_files, kind, records)
-            new_keys = {r.key for r in records if r.key not in index.by_key}
-            for r in records:
-                index.put(r)
-        return WriteResult(kind, len(records), len(new_keys))
+        inserted = await self._in_thread(self._write_files, cat, kind, records)
+        return WriteResult(kind, len(records), inserted)
 
-    def _write_files(self, kind: str, records: Sequence[Record]) -> None:
+    def _write_files(self, cat: Catalogue, kind: str, records: Sequence[Record]) -> int:
         for r in records:  # all payloads must be JSON before any file changes
             try:
                 json.dumps(r.payload, allow_nan=False)
             except (TypeError, ValueError) as exc:
                 raise StorageError(f"{kind}: payload is not JSON-serialisable: {exc}") from None
-        planned: list[tuple[Path, bytes]] = []
+        new_keys = {r.key for r in records} - cat.existing_keys(kind, records)
+        planned = []
         for rel, group in group_by_file(records).items():
             path = self.tree.root / rel
             merged = {r.key: r for r in self._existing(path, rel, kind)}
             merged.update((r.key, r) for r in group)
-            planned.append((path, render_file(rel, kind, merged.values())))
-        for path, data in planned:
+            planned.append((rel, path, *render_file_read_back(rel, kind, merged.values()), group))
+        for rel, path, data, content, group in planned:
             atomic_write(path, data)
+            cat.wrote(rel, len(data), content, kind, group)
+        return len(new_keys)
 
     def _existing(self, path: Path, rel: str, kind: str) -> list[Record]:
         if not path.exists():
@@ -172,31 +142,36 @@ class JsonLegacyBackend(RollupMethods):
 
     # -- reads --------------------------------------------------------------------------
     async def read_range(self, kind, start, end, *, limit=None, descending=False) -> list[Record]:
-        """Records with ``start <= time < end`` from the index."""
-        rows = self._kind(kind).range(start, end)
-        if descending:
-            rows.reverse()
-        return rows[:limit] if limit is not None else rows
+        """Records with ``start <= time < end``, read from the files whose span overlaps."""
+        cat = self._cat()
+        return await self._in_thread(cat.read, kind, start, end, limit, descending)
 
     async def latest(self, kind) -> Record | None:
         """The record with the greatest time."""
-        index = self._kind(kind)
-        order = index.order()
-        return index.by_key[order[-1][1]] if order else None
+        cat = self._cat()
+        return await self._in_thread(cat.latest, kind)
 
     async def aggregate(self, spec: AggregateSpec) -> list[dict[str, Any]]:
-        """Buckets computed by the reference implementation over the indexed records."""
-        return reference_aggregate(self._kind(spec.kind).range(spec.start, spec.end), spec)
+        """Buckets computed by the reference implementation over the records of the range."""
+        cat = self._cat()
+
+        def run():
+            return reference_aggregate(cat.read(spec.kind, spec.start, spec.end, None, False), spec)
+
+        return await self._in_thread(run)
 
     async def delete_older_than(self, kind, cutoff) -> int:
         """Not offered: legacy files are never deleted."""
         raise CapabilityError("json_legacy never deletes legacy files; use gdpo migrate --archive to move them")
 
     async def stats(self) -> dict[str, Any]:
-        """Records per kind, and the files left alone because they cannot be read."""
-        index = self._index or {}
-        return {"kinds": {k: len(i.by_key) for k, i in index.items()}, "directory": str(self.tree.root),
-                "quarantined_files": dict(self._quarantined)}
+        """Records per kind (distinct keys; reads the tree file by file), and the files left
+        alone because they cannot be read."""
+        if self._catalogue is None:
+            return {"kinds": {}, "directory": str(self.tree.root), "quarantined_files": {}}
+        cat = self._catalogue
+        counts = await self._in_thread(cat.counts)
+        return {"kinds": counts, "directory": str(self.tree.root), "quarantined_files": dict(cat.quarantined)}
 
     async def maintenance(self, *, vacuum: bool = False) -> dict[str, Any]:
         """Nothing to maintain in a tree of JSON files."""

@@ -155,12 +155,15 @@ def _restore(ctx: click.Context, source: str | None, run_id: str, as_json: bool)
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
-        click.echo(f"restored {len(result['restored'])} files of run {run_id} to {tree.root}")
+        click.echo(f"restored {len(result['restored'])} files of run {run_id} to {tree.root}"
+                   + (f" ({len(result['in_place'])} had not moved)" if result["in_place"] else ""))
         for rel in result["conflicts"]:
             click.echo(f"CONFLICT {rel}: a file is in its place again; left in the archive")
         for rel in result["missing"]:
             click.echo(f"MISSING {rel}: not in the archive any more")
-    ctx.exit(1 if result["conflicts"] or result["missing"] else 0)
+        for rel in result["checksum_mismatch"]:
+            click.echo(f"CHANGED {rel}: its content differs from the checksum in the archive index")
+    ctx.exit(1 if result["conflicts"] or result["missing"] or result["checksum_mismatch"] else 0)
 
 
 @click.command("export")

@@ -113,7 +113,14 @@ async def _open_prices(cfg, storage, options: RunOptions, status):
     PSE trouble is reported once. Returns (service, {day: error})."""
     from gdpo.prices import PriceService
 
-    prices = PriceService(storage, _price_config(cfg, options.simulate), simulate=options.simulate)
+    # the service validates its config (plugin metadata is read): in a worker thread
+    prices = await asyncio.to_thread(PriceService, storage, _price_config(cfg, options.simulate),
+                                     simulate=options.simulate)
+    if options.simulate:
+        from gdpo.prices.sample import sample_day
+
+        # the bundled sample file is read once, here in a thread, not later by a decision tick
+        await asyncio.to_thread(sample_day, (options.start or _dt.datetime.now(_dt.timezone.utc)).date())
     if options.simulate and not _is_loopback_url(cfg.get("prices.pse_base_url") or ""):
         # A simulated run talks to nothing beyond this machine: prices come from a loopback
         # mirror when one is configured, otherwise from the bundled sample day.
@@ -130,9 +137,24 @@ async def _open_prices(cfg, storage, options: RunOptions, status):
     return prices, failed
 
 
+_RUN_MODULES = ("gdpo.coordinator.clock", "gdpo.coordinator.logic", "gdpo.coordinator.master",
+                "gdpo.coordinator.summary", "gdpo.coordinator.collector", "gdpo.storage", "gdpo.prices",
+                "gdpo.prices.sample", "gdpo.inverter.gateway")
+
+
+def import_run_modules(simulate: bool) -> None:
+    """Import what a run uses (blocking: files are read and modules run); called in a worker
+    thread so that the imports below cost the event loop nothing."""
+    import importlib
+
+    for name in _RUN_MODULES + (("gdpo.inverter.simulator",) if simulate else ()):
+        importlib.import_module(name)
+
+
 async def run_coordinator(cfg, options: RunOptions, *, echo=print):
     """Open storage, connect (or simulate) the inverter, run the coordinator, print the summary.
     Returns the :class:`RunSummary`."""
+    await asyncio.to_thread(import_run_modules, options.simulate)
     from gdpo.coordinator.clock import RealClock, SimulatedClock
     from gdpo.coordinator.logic import rule_config
     from gdpo.coordinator.master import MasterCoordinator

@@ -305,6 +305,11 @@ def render_file(rel: str, kind: str, records: Iterable[Record]) -> bytes:
     The rendering is read back through the importer; records that do not come back equal are
     rendered again with an exact ``_gdpo`` envelope.
     """
+    return render_file_read_back(rel, kind, records)[0]
+
+
+def render_file_read_back(rel: str, kind: str, records: Iterable[Record]) -> tuple[bytes, list[Record]]:
+    """Like :func:`render_file`, with every record (of any kind) the importer reads from it."""
     by_key = {r.key: r for r in records}
     ordered = sorted(by_key.values(), key=lambda r: (r.time, r.key))
     exact: set = set()
@@ -315,7 +320,7 @@ def render_file(rel: str, kind: str, records: Iterable[Record]) -> bytes:
         wrong = {key for key, r in by_key.items() if back.get(key) != r}
         if not wrong - exact:
             if not wrong:
-                return text.encode("utf-8")
+                return text.encode("utf-8"), outcome.records
             break
         exact |= wrong
     raise StorageError(f"{rel}: cannot write {len(wrong)} {kind} record(s) losslessly")

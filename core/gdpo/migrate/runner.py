@@ -13,6 +13,7 @@ status file, signal handlers or spool replay).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as _dt
 import secrets
@@ -218,15 +219,8 @@ async def migrate(opts: MigrationOptions) -> dict[str, Any]:
         raise ConfigError(f"--batch-size must be at least 1, got {opts.batch_size}")
     if opts.since and opts.until and opts.since > opts.until:
         raise ConfigError(f"--since {opts.since} is after --until {opts.until}")
-    src, dst = parse_spec(opts.source), parse_spec(opts.target)
-    if same_location(src, dst):
-        raise ConfigError(f"the source and the target are the same ({dst.shown})")
-    legacy_tree = _legacy_tree(src)
-    if legacy_tree is None and not src.exists():
-        where = src.resolved_location
-        at = f" ({src.backend} at {where})" if where and where not in src.shown else ""
-        raise ConfigError(f"the source {src.shown}{at} does not exist (nothing to migrate; it is not created); "
-                          "check the path, or the config's data_storage section for --from config")
+    # config files, paths and stat calls: in a worker thread, off the event loop
+    src, dst, legacy_tree, target_exists = await asyncio.to_thread(_resolve, opts)
     if opts.archive and legacy_tree is None:
         raise ConfigError("--archive needs a json_legacy source (it moves legacy files)")
     run_id = opts.run_id or new_run_id()
@@ -243,7 +237,7 @@ async def migrate(opts: MigrationOptions) -> dict[str, Any]:
     imported_files: list[str] = []
     async with contextlib.AsyncExitStack() as stack:
         target = None
-        if not (opts.dry_run and not dst.exists()):
+        if not (opts.dry_run and not target_exists):
             target = await stack.enter_async_context(open_storage(dst.config, background=False))
         seen = SeenDigests(opts.max_keys_in_memory)
         stack.callback(seen.close)
@@ -285,10 +279,26 @@ async def migrate(opts: MigrationOptions) -> dict[str, Any]:
     report["exit_code"] = exit_code_for(report)
     report["archive"] = None
     if opts.archive and not opts.dry_run and validated:
-        report["archive"] = archive_files(legacy_tree, run_id, imported_files, report)
+        report["archive"] = await asyncio.to_thread(archive_files, legacy_tree, run_id, imported_files, report)
     if opts.report_path:
-        atomic_write(_path(opts.report_path), report_json(report).encode("utf-8"), file_mode=0o644)
+        await asyncio.to_thread(atomic_write, _path(opts.report_path), report_json(report).encode("utf-8"),
+                                file_mode=0o644)
     return report
+
+
+def _resolve(opts: MigrationOptions) -> tuple[BackendSpec, BackendSpec, LegacyTree | None, bool]:
+    """(blocking) The source and target specs, the legacy tree of the source, and whether the
+    target exists; raises ConfigError for a source that is the target or does not exist."""
+    src, dst = parse_spec(opts.source), parse_spec(opts.target)
+    if same_location(src, dst):
+        raise ConfigError(f"the source and the target are the same ({dst.shown})")
+    legacy_tree = _legacy_tree(src)
+    if legacy_tree is None and not src.exists():
+        where = src.resolved_location
+        at = f" ({src.backend} at {where})" if where and where not in src.shown else ""
+        raise ConfigError(f"the source {src.shown}{at} does not exist (nothing to migrate; it is not created); "
+                          "check the path, or the config's data_storage section for --from config")
+    return src, dst, legacy_tree, dst.exists()
 
 
 def _path(p: str):
@@ -322,10 +332,10 @@ def _local_date(t: _dt.datetime) -> _dt.date:
 
 async def _from_legacy(tree: LegacyTree, sink: _Sink, opts: MigrationOptions, report: dict,
                        ambiguous: list, imported_files: list) -> DerivedTotals:
-    if not tree.root.is_dir():
+    if not await asyncio.to_thread(tree.root.is_dir):
         raise ConfigError(f"legacy directory {tree.root} does not exist")
-    source = LegacySource(tree)
-    derived = DerivedTotals(source.rel_paths)
+    source = await asyncio.to_thread(LegacySource, tree)  # lists the whole tree
+    derived = await asyncio.to_thread(DerivedTotals, source.rel_paths)
     progress = Progress(len(source), "files", opts.progress_stream)
     files = report["files"]
     try:

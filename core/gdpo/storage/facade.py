@@ -388,7 +388,10 @@ class open_storage:
         self._storage: Storage | None = None
 
     async def __aenter__(self) -> Storage:
-        self._storage = build_storage(self._config, background=self._background, create=self._create)
+        # the config's YAML, the plugin entry points and the backends' paths are read in a
+        # worker thread: nothing here blocks the event loop
+        self._storage = await asyncio.to_thread(build_storage, self._config, background=self._background,
+                                                create=self._create)
         return await self._storage.open()
 
     async def __aexit__(self, *exc) -> None:
