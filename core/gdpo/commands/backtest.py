@@ -41,24 +41,53 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+async def _last_run_days(cfg) -> tuple[_dt.date, _dt.date] | None:
+    """The first and last local day of the latest run in the database of ``cfg``."""
+    from gdpo.coordinator.simulation import last_run_window
+    from gdpo.storage import open_storage
+    from gdpo.storage.aggregate import zone
+
+    async with open_storage(cfg) as storage:
+        window = await last_run_window(storage)
+    if window is None:
+        return None
+    tz = zone((cfg.section("coordinator") or {}).get("timezone", "Europe/Warsaw"))
+    return window[0].astimezone(tz).date(), window[1].astimezone(tz).date()
+
+
+def _days(cfg, first: str | None, last: str | None, simulated: bool) -> tuple[_dt.date, _dt.date]:
+    """The local days to replay: --from/--to, or (with --simulated) those of the latest run."""
+    if (first is None or last is None) and not simulated:
+        raise click.UsageError("--from and --to are required (or --simulated: the days of the latest simulated run)")
+    ran = asyncio.run(_last_run_days(cfg)) if first is None or last is None else None
+    if (first is None or last is None) and ran is None:
+        raise click.ClickException("the simulated database holds no run: give --from and --to")
+    try:
+        return (_dt.date.fromisoformat(first) if first else ran[0]), (_dt.date.fromisoformat(last) if last else ran[1])
+    except ValueError as exc:
+        raise click.BadParameter(f"use YYYY-MM-DD ({exc})") from None
+
+
 @click.command("backtest")
-@click.option("--from", "first", required=True, help="First local day (YYYY-MM-DD).")
-@click.option("--to", "last", required=True, help="Last local day, inclusive (YYYY-MM-DD).")
+@click.option("--from", "first", help="First local day (YYYY-MM-DD); with --simulated, default: the latest run's.")
+@click.option("--to", "last", help="Last local day, inclusive (YYYY-MM-DD); with --simulated, default: the latest run's.")
 @click.option("--strategy", "strategies", default="none,self,rules,optimiser,optimum", show_default=True,
               help="Comma-separated: none, self, rules, optimiser, optimum (perfect foresight).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--simulated", is_flag=True, help="Replay the database of `gdpo run --simulate`.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file.")
-def backtest_command(first, last, strategies, as_json, config_path) -> None:
+def backtest_command(first, last, strategies, as_json, simulated, config_path) -> None:
     """Replay stored energy_data and price_forecasts through each strategy; cost in PLN."""
     from gdpo.config import load_config
     from gdpo.coordinator.backtest import BacktestError
     from gdpo.coordinator.optimiser import quiet_solver_banner
+    from gdpo.coordinator.simulation import require_database, simulated_config
 
-    try:
-        first_day, last_day = _dt.date.fromisoformat(first), _dt.date.fromisoformat(last)
-    except ValueError as exc:
-        raise click.BadParameter(f"use YYYY-MM-DD ({exc})") from None
     cfg = load_config(config_path)
+    if simulated:
+        cfg = simulated_config(cfg)
+        require_database(cfg)
+    first_day, last_day = _days(cfg, first, last, simulated)
     quiet_solver_banner()
     try:
         result = asyncio.run(_backtest(cfg, first_day, last_day, [s.strip() for s in strategies.split(",") if s.strip()]))
