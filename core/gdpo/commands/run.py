@@ -160,9 +160,8 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
     from gdpo.coordinator.logic import rule_config
     from gdpo.coordinator.master import MasterCoordinator
     from gdpo.coordinator.summary import run_summary
-    from gdpo.storage import StorageError, open_storage
-
     from gdpo.coordinator import simulation
+    from gdpo.storage import StorageError, open_storage
 
     if options.simulate:
         cfg = simulation.simulated_config(cfg)
