@@ -63,7 +63,6 @@ def run_command(config_path, simulate, speed, duration, start_at, quiet) -> None
     rules = rule_config(cfg)
     options = RunOptions(simulate=simulate, speed=speed, duration=parse_duration(duration),
                          start=parse_start(start_at, rules["coordinator"]["timezone"]), quiet=quiet)
-    check_window(options, _dt.datetime.now(_dt.timezone.utc))
     asyncio.run(run_coordinator(cfg, options, echo=click.echo))
 
 
@@ -164,6 +163,7 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
     from gdpo.storage import StorageError, open_storage
 
     if options.simulate:
+        check_window(options, simulation.real_now())
         cfg = simulation.simulated_config(cfg)
     rules = rule_config(cfg)
     tz = rules["coordinator"]["timezone"]
