@@ -31,11 +31,12 @@ EVER = (_dt.datetime(2000, 1, 1, tzinfo=UTC), _dt.datetime(2100, 1, 1, tzinfo=UT
 SIMULATED_DB = Path("data") / "goodwe_energy-simulated.db"
 
 
-def gdpo(*args, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run the ``gdpo`` command in ``cwd`` with no config file, no DATABASE_PATH and no way out
-    of this machine (any non-loopback request would go through a proxy that refuses at once)."""
+def gdpo(*args, cwd: Path, timeout: float = 120, **env_vars: str) -> subprocess.CompletedProcess:
+    """Run the ``gdpo`` command in ``cwd`` with no config file, no DATABASE_PATH (unless given)
+    and no way out of this machine (any non-loopback request would go through a proxy that
+    refuses at once)."""
     env = dict(clean_env(), HTTPS_PROXY=f"http://127.0.0.1:{closed_port()}",
-               HTTP_PROXY=f"http://127.0.0.1:{closed_port()}", NO_PROXY="127.0.0.1,localhost")
+               HTTP_PROXY=f"http://127.0.0.1:{closed_port()}", NO_PROXY="127.0.0.1,localhost", **env_vars)
     return subprocess.run([sys.executable, "-m", "gdpo.cli", *args], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=cwd)
 
@@ -134,6 +135,16 @@ def test_backtest_over_the_window_runs(simulated_run):
     by_default = gdpo("backtest", "--simulated", "--strategy", "none,self", cwd=cwd)
     assert by_default.returncode == 0, by_default.stderr
     assert f"backtest {days[0]}" in by_default.stdout or "backtest" in by_default.stdout
+
+
+def test_a_backtest_of_the_real_history_leaves_simulated_records_out(simulated_run):
+    cwd, _, _, records = simulated_run
+    day = str(records["system_state"][0].ts.astimezone(zone(TZ)).date())
+    real = gdpo("backtest", "--from", day, "--to", day, cwd=cwd, DATABASE_PATH=str(SIMULATED_DB))
+    assert real.returncode == 2 and "no prices stored" in real.stderr
+    named = gdpo("backtest", "--simulated", "--from", day, "--to", day, "--strategy", "self", cwd=cwd,
+                 DATABASE_PATH=str(SIMULATED_DB))
+    assert named.returncode == 0, named.stderr
 
 
 def test_plan_of_the_run(simulated_run):

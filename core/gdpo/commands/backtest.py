@@ -13,7 +13,7 @@ COLUMNS = (("load_kwh", "load kWh"), ("pv_kwh", "PV kWh"), ("import_kwh", "impor
            ("export_revenue_pln", "export PLN"), ("net_cost_pln", "net PLN"), ("cycles", "cycles"))
 
 
-async def _backtest(cfg, first: _dt.date, last: _dt.date, strategies):
+async def _backtest(cfg, first: _dt.date, last: _dt.date, strategies, simulated: bool = False):
     from gdpo.coordinator.backtest import local_day_range, run_backtest
     from gdpo.coordinator.backtest_data import load_replay
     from gdpo.coordinator.settings import defaults
@@ -22,7 +22,8 @@ async def _backtest(cfg, first: _dt.date, last: _dt.date, strategies):
     config = {name: cfg.section(name) or defaults()[name] for name in defaults()}
     start, end = local_day_range(first, last, config["coordinator"]["timezone"])
     async with open_storage(cfg) as storage:
-        replay = await load_replay(storage, start, end, config, cfg.section("tariffs"), cfg.section("prices"))
+        replay = await load_replay(storage, start, end, config, cfg.section("tariffs"), cfg.section("prices"),
+                                   include_simulated=simulated)
     return await asyncio.to_thread(run_backtest, replay, strategies)
 
 
@@ -77,7 +78,8 @@ def _days(cfg, first: str | None, last: str | None, simulated: bool) -> tuple[_d
 @click.option("--simulated", is_flag=True, help="Replay the database of `gdpo run --simulate`.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file.")
 def backtest_command(first, last, strategies, as_json, simulated, config_path) -> None:
-    """Replay stored energy_data and price_forecasts through each strategy; cost in PLN."""
+    """Replay stored energy_data and price_forecasts through each strategy; cost in PLN. The records
+    of simulated runs and stored sample prices are replayed only with --simulated."""
     from gdpo.config import load_config
     from gdpo.coordinator.backtest import BacktestError
     from gdpo.coordinator.optimiser import quiet_solver_banner
@@ -90,7 +92,8 @@ def backtest_command(first, last, strategies, as_json, simulated, config_path) -
     first_day, last_day = _days(cfg, first, last, simulated)
     quiet_solver_banner()
     try:
-        result = asyncio.run(_backtest(cfg, first_day, last_day, [s.strip() for s in strategies.split(",") if s.strip()]))
+        result = asyncio.run(_backtest(cfg, first_day, last_day, [s.strip() for s in strategies.split(",") if s.strip()],
+                                       simulated))
     except BacktestError as exc:
         click.echo(f"gdpo backtest: {exc}", err=True)
         raise SystemExit(2) from None
