@@ -174,8 +174,12 @@ def test_the_simulated_database_is_chosen_unless_a_file_is_named(tmp_path, monke
     default = load_config(None, env={})
     assert simulated_config(default).get("data_storage.sqlite.path") == str(SIMULATED_DB)
     shipped = tmp_path / "shipped.yaml"  # the shipped config restates the default path
-    shipped.write_text(yaml.safe_dump({"data_storage": {"sqlite": {"path": DEFAULT_SQLITE_PATH}}}))
-    assert simulated_config(load_config(shipped, env={})).get("data_storage.sqlite.path") == str(SIMULATED_DB)
+    shipped.write_text(yaml.safe_dump({"data_storage": {"sqlite": {"path": DEFAULT_SQLITE_PATH},
+                                                        "data_directory": "/opt/x/data",
+                                                        "spool": {"directory": "/opt/x/spool"}}}))
+    simulated = simulated_config(load_config(shipped, env={}))
+    assert simulated.get("data_storage.sqlite.path") == str(SIMULATED_DB)
+    assert simulated.get("data_storage.data_directory") == "data" and simulated.get("data_storage.spool.directory") is None
     named = tmp_path / "named.yaml"
     named.write_text(yaml.safe_dump({"data_storage": {"sqlite": {"path": str(tmp_path / "mine.db")}}}))
     assert simulated_config(load_config(named, env={})).get("data_storage.sqlite.path") == str(tmp_path / "mine.db")

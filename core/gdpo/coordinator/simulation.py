@@ -3,8 +3,9 @@
 * **Its own database.** When the configuration does not name a database file itself (no
   ``DATABASE_PATH``, and the config file's ``data_storage.sqlite.path`` is absent or the built-in
   default), a simulated run stores into ``data/goodwe_energy-simulated.db`` under the working
-  directory, never into the production file. ``gdpo history|backtest|plan --simulated`` read the
-  same file (:func:`simulated_config`). A path named explicitly is used as it is.
+  directory, never into the production file (its spool and status file go beside it, not into
+  the production data directory). ``gdpo history|backtest|plan --simulated`` read the same file
+  (:func:`simulated_config`). A path named explicitly is used as it is.
 * **Marked records.** Every record it writes carries ``payload.simulated = true``
   (:class:`SimulatedStorage`).
 * **Nothing in the future.** The simulated window ends at the real time: without ``--start``
@@ -60,9 +61,14 @@ def simulated_config(cfg):
     configuration names its file, or its backend keeps no SQLite file)."""
     if cfg.get("data_storage.backend") not in SQLITE_BACKENDS or names_database(cfg):
         return cfg
-    data = {**cfg.data, "data_storage": cfg.section("data_storage")}
-    data["data_storage"].setdefault("sqlite", {})["path"] = str(simulated_path())
-    return dataclasses.replace(cfg, data=data, sources={**cfg.sources, PATH_KEY: "simulate"})
+    ds = cfg.section("data_storage")
+    ds.setdefault("sqlite", {})["path"] = str(simulated_path())
+    # its spool, rollups and status file beside it too, never in the production data directory
+    ds["data_directory"] = str(simulated_path().parent)
+    ds.setdefault("spool", {})["directory"] = None
+    sources = {**cfg.sources, PATH_KEY: "simulate", "data_storage.data_directory": "simulate",
+               "data_storage.spool.directory": "simulate"}
+    return dataclasses.replace(cfg, data={**cfg.data, "data_storage": ds}, sources=sources)
 
 
 def database_label(cfg) -> str:
