@@ -31,9 +31,10 @@ NO_PSE = {"pse_base_url": "http://127.0.0.1:9/api", "retries": 0, "timeout_s": 1
 
 
 def unique_start() -> _dt.datetime:
-    """A January night of a year no other run used: a shared TimescaleDB keeps earlier runs' rows."""
+    """A January night no other run used (a shared TimescaleDB keeps earlier runs' rows), in the
+    past: a simulated run never reaches beyond the real now."""
     n = uuid.uuid4().int
-    return _dt.datetime(2030 + n % 70, 1, 5 + n // 70 % 20, 22, 0)  # the inverter clock holds years to 2255
+    return _dt.datetime(2001 + n % 24, 1, 2 + n // 24 % 27, 22, 0)  # the inverter clock holds years from 2000
 
 
 def write_config(tmp_path: Path, data_storage: dict, strategy: str = "rules") -> Path:

@@ -167,7 +167,36 @@ async def test_simulate_uses_the_labelled_sample_day(storage):
         assert q.is_sample and q.to_json()["is_sample"] is True
         day = await svc.ensure_day(TODAY)
         assert day.is_sample and len(day.quarters) == 96
-    assert await stored(storage, TODAY) == []   # samples are never stored
+    records = await stored(storage, TODAY)   # stored once, marked as the sample
+    assert len(records) == 96 and all(r.payload["sample"] is True and r.source == "csdac-pln" for r in records)
+    assert [r.price_pln_kwh for r in records] == [q.price_pln_kwh for q in day.quarters]
+
+
+async def test_a_real_run_never_takes_a_stored_sample_day_for_prices(storage):
+    config = {"prices": {"pse_base_url": closed_port_url(), "retries": 0, "timeout_s": 1.0}}
+    async with PriceService(storage, config, simulate=True) as svc:
+        await svc.prices_between(*day_bounds_utc(TODAY))
+    assert len(await stored(storage, TODAY)) == 96
+    async with PriceService(storage, config) as real:
+        assert await real.prices_between(*day_bounds_utc(TODAY)) == []
+        with pytest.raises(NoPriceError):
+            await real.current_price(local(TODAY, 10, 5))
+        assert (await real.refresh(local(TODAY, 10, 0)))[("csdac-pln", TODAY)] != "known"
+
+
+async def test_real_prices_replace_a_stored_sample_day(pse, storage):
+    async with PriceService(storage, {"prices": {"pse_base_url": closed_port_url(), "retries": 0}},
+                            simulate=True) as svc:
+        await svc.prices_between(*day_bounds_utc(TODAY))
+    rows = serve(pse, TODAY)
+    async with PriceService(storage, prices_config(pse)) as real:
+        day = await real.ensure_day(TODAY)
+        assert day.origin == "pse" and not day.is_sample
+        q = await real.current_price(local(TODAY, 10, 5))
+        assert not q.is_sample
+    records = await stored(storage, TODAY)
+    assert len(records) == 96 and not any(r.payload.get("sample") for r in records)
+    assert [round(r.price_pln_kwh * 1000, 6) for r in records] == [r["csdac_pln"] for r in rows]
 
 
 async def test_real_prices_win_over_the_sample(pse, storage):

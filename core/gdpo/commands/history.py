@@ -23,7 +23,7 @@ WHAT = {
 }
 
 
-def parse_when(text: str | None, tz: str, default: _dt.datetime) -> _dt.datetime:
+def parse_when(text: str | None, tz: str, default: _dt.datetime | None) -> _dt.datetime | None:
     """A bound: ISO date or date-time (local time when no offset), 'now', or None for ``default``."""
     if text is None:
         return default
@@ -58,12 +58,15 @@ def _jsonable(record) -> dict:
     return {k: (v.isoformat() if isinstance(v, (_dt.datetime, _dt.date)) else v) for k, v in record.to_dict().items()}
 
 
-async def read_history(cfg, what: str, start: _dt.datetime, end: _dt.datetime, limit: int | None):
-    """The records of ``what`` in ``[start, end)``."""
+async def read_history(cfg, what: str, start: _dt.datetime | None, end: _dt.datetime | None, limit: int | None):
+    """The records of ``what`` in ``[start, end)``; a bound left None is that of the latest
+    run (its first and last heartbeat), or the last 24 h when nothing ran."""
     from gdpo.storage import open_storage
 
     kind = WHAT[what][0]
     async with open_storage(cfg, background=False, create=False) as storage:
+        if start is None or end is None:
+            start, end = await _run_bounds(storage, start, end)
         if kind == "daily_stats":
             from gdpo.storage.aggregate import zone
 
@@ -72,27 +75,43 @@ async def read_history(cfg, what: str, start: _dt.datetime, end: _dt.datetime, l
         return await storage.read(kind, start, end, limit=limit)
 
 
+async def _run_bounds(storage, start, end):
+    from gdpo.coordinator.simulation import last_run_window
+
+    now = _dt.datetime.now(_dt.timezone.utc)
+    window = await last_run_window(storage)
+    first, last = window if window else (now - _dt.timedelta(days=1), now)
+    return (start or first), (end or last + _dt.timedelta(seconds=1))
+
+
 def _tz(cfg) -> str:
     return (cfg.section("coordinator") or {}).get("timezone", "Europe/Warsaw")
 
 
 @click.command("history")
 @click.argument("what", type=click.Choice(list(WHAT)))
-@click.option("--from", "start", help="Start (YYYY-MM-DD or ISO date-time, local time); default 24 h ago.")
-@click.option("--to", "end", help="End, exclusive (same forms, or 'now'); default now.")
+@click.option("--from", "start", help="Start (YYYY-MM-DD or ISO date-time, local time); default 24 h ago "
+              "(with --simulated: the start of the latest simulated run).")
+@click.option("--to", "end", help="End, exclusive (same forms, or 'now'); default now (with --simulated: the end "
+              "of the latest simulated run).")
 @click.option("--limit", type=int, help="At most this many records.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of records.")
+@click.option("--simulated", is_flag=True, help="Read the database of `gdpo run --simulate`.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file.")
-def history_command(what, start, end, limit, as_json, config_path) -> None:
+def history_command(what, start, end, limit, as_json, simulated, config_path) -> None:
     """Show stored decisions, states, energy readings, charging (or selling) sessions or daily stats."""
     from gdpo.config import load_config
+    from gdpo.coordinator.simulation import require_database, simulated_config
 
     cfg = load_config(config_path)
+    if simulated:
+        cfg = simulated_config(cfg)
+        require_database(cfg)
     tz = _tz(cfg)
     now = _dt.datetime.now(_dt.timezone.utc)
-    s = parse_when(start, tz, now - _dt.timedelta(days=1))
-    e = parse_when(end, tz, now + _dt.timedelta(seconds=1))
-    if e <= s:
+    s = parse_when(start, tz, None if simulated else now - _dt.timedelta(days=1))
+    e = parse_when(end, tz, None if simulated else now + _dt.timedelta(seconds=1))
+    if s is not None and e is not None and e <= s:
         raise click.BadParameter("--to must be after --from")
     records = asyncio.run(read_history(cfg, what, s, e, limit))
     if as_json:

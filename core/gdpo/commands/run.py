@@ -45,7 +45,8 @@ def parse_start(text: str | None, tz: str) -> _dt.datetime | None:
 @click.option("--speed", type=float, default=1.0, show_default=True,
               help="Simulated clock speed with --simulate (60: a day in 24 minutes).")
 @click.option("--duration", help="Stop after this long of (simulated) time: 90s, 30m, 2h, 1d.")
-@click.option("--start", "start_at", help="With --simulate: simulated start time (ISO, local time), default now.")
+@click.option("--start", "start_at", help="With --simulate: simulated start time (ISO, local time, not in the "
+              "future); default: so that the simulated window ends at the real now.")
 @click.option("--quiet", is_flag=True, help="No status lines, only the summary.")
 def run_command(config_path, simulate, speed, duration, start_at, quiet) -> None:
     """Run the coordinator: read the inverter every minute, decide each quarter-hour, store
@@ -63,6 +64,27 @@ def run_command(config_path, simulate, speed, duration, start_at, quiet) -> None
     options = RunOptions(simulate=simulate, speed=speed, duration=parse_duration(duration),
                          start=parse_start(start_at, rules["coordinator"]["timezone"]), quiet=quiet)
     asyncio.run(run_coordinator(cfg, options, echo=click.echo))
+
+
+def check_window(options: "RunOptions", now: _dt.datetime) -> None:
+    """Refuse a simulated window that would stamp records after the real time: a ``--start`` in
+    the future, a ``--start`` + ``--duration`` ending after the run's real end, and a clock
+    faster than real time with neither ``--duration`` nor ``--start``."""
+    if not options.simulate:
+        return
+    if options.start is not None and options.start > now:
+        raise click.BadParameter(f"{options.start.isoformat()} is in the future: a simulated run ends "
+                                 "at the latest at the real now", param_hint="--start")
+    if options.start is not None and options.duration is not None:
+        real_end = now + options.duration / options.speed
+        if options.start + options.duration > real_end:
+            latest = real_end - options.duration
+            raise click.BadParameter(f"the simulated window would end after the real time (start at "
+                                     f"{latest.isoformat()} or earlier, or shorten --duration)",
+                                     param_hint="--start")
+    if options.start is None and options.duration is None and options.speed > 1:
+        raise click.UsageError("--speed above 1 needs --duration (the simulated window then ends at the "
+                               "real now) or a --start in the past (the run stops when it reaches the real now)")
 
 
 class RunOptions:
@@ -159,8 +181,12 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
     from gdpo.coordinator.logic import rule_config
     from gdpo.coordinator.master import MasterCoordinator
     from gdpo.coordinator.summary import run_summary
+    from gdpo.coordinator import simulation
     from gdpo.storage import StorageError, open_storage
 
+    if options.simulate:
+        check_window(options, simulation.real_now())
+        cfg = simulation.simulated_config(cfg)
     rules = rule_config(cfg)
     tz = rules["coordinator"]["timezone"]
     status = (lambda line: None) if options.quiet else echo
@@ -170,6 +196,8 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
         storage = await storage_cm.__aenter__()
     except StorageError as exc:
         raise _unreachable(ds, exc) from None
+    if options.simulate:
+        storage = simulation.SimulatedStorage(storage)
     server = None
     try:
         await _check_storage(storage, status)
@@ -177,10 +205,11 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
         if options.simulate:
             from gdpo.inverter.simulator import start_simulator
 
+            sim_start = options.start or simulation.auto_start(simulation.real_now(), options.duration, options.speed)
             server = await start_simulator("127.0.0.1", 0, speed=options.speed,
                                            capacity_kwh=rules["battery"]["capacity_kwh"], seed=options.seed,
-                                           start=options.start)
-            clock = SimulatedClock(speed=options.speed, now_fn=server.device.clock.now)
+                                           start=sim_start)
+            clock = SimulatedClock(speed=options.speed, now_fn=simulation.clamped_now(server.device.clock.now))
             status(f"simulator: GoodWe ET on {server.host}:{server.port} (Modbus/TCP), speed x{options.speed:g}")
         else:
             clock = RealClock()
@@ -195,8 +224,12 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
                 pass
         start = clock.now()
         until = start + options.duration if options.duration else None
+        if options.simulate:  # stop where the simulated clock would overtake the real one
+            caught_up = simulation.catch_up_at(start, simulation.real_now(), options.speed)
+            until = caught_up if caught_up is not None and (until is None or caught_up < until) else until
+        where = simulation.database_label(cfg) + (" (records marked simulated)" if options.simulate else "")
         status(f"gdpo run: started {start.isoformat()}" + (f", until {until.isoformat()}" if until else "")
-               + f"; storage {ds.get('backend')}")
+               + f"; storage {where}")
         try:
             await coordinator.run(until)
         except (StorageError, OSError) as exc:  # OSError: the write spool could not be written either

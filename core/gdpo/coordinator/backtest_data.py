@@ -1,5 +1,9 @@
 """Stored history as a backtest :class:`~gdpo.coordinator.backtest.Replay`: ``energy_data``
-averaged per quarter-hour and ``price_forecasts`` priced under the configured tariff."""
+averaged per quarter-hour and ``price_forecasts`` priced under the configured tariff.
+
+Records of a simulated run (``payload.simulated``) and stored SAMPLE prices
+(``payload.sample``) are left out unless ``include_simulated`` (``gdpo backtest --simulated``):
+a backtest of the real history never replays invented readings or prices."""
 
 from __future__ import annotations
 
@@ -24,15 +28,25 @@ def assumed_published_at(business_date: _dt.date, tz: str) -> _dt.datetime:
     return local_midnight_utc(day_before, tz) + _dt.timedelta(hours=PUBLISHED_LOCAL_HOUR)
 
 
+def _real(record) -> bool:
+    payload = record.payload or {}
+    return not (payload.get("simulated") or payload.get("sample"))
+
+
 async def load_replay(storage, start: _dt.datetime, end: _dt.datetime, config: Mapping[str, Any],
-                      tariffs: Mapping[str, Any] | None, prices_section: Mapping[str, Any] | None) -> Replay:
-    """Readings from 4 weeks before ``start`` (for forecasts) to ``end``, prices to a day after."""
+                      tariffs: Mapping[str, Any] | None, prices_section: Mapping[str, Any] | None, *,
+                      include_simulated: bool = False) -> Replay:
+    """Readings from 4 weeks before ``start`` (for forecasts) to ``end``, prices to a day after;
+    a simulated run's records and SAMPLE prices only with ``include_simulated``."""
     tz = config["coordinator"]["timezone"]
+    keep = (lambda r: True) if include_simulated else _real
     history_start = start - _dt.timedelta(weeks=FORECAST_WEEKS)
     horizon_end = end + _dt.timedelta(days=1)
     sums: dict[_dt.datetime, list[float]] = defaultdict(lambda: [0.0, 0, 0.0, 0])
     soc: dict[_dt.datetime, float] = {}
     for r in await storage.read("energy_data", history_start, end):
+        if not keep(r):
+            continue
         t = quarter_start(r.ts)
         acc = sums[t]
         if r.house_consumption_w is not None:
@@ -48,7 +62,7 @@ async def load_replay(storage, start: _dt.datetime, end: _dt.datetime, config: M
     market: dict[_dt.datetime, Any] = {}
     export: dict[_dt.datetime, float] = {}
     for r in await storage.read("price_forecasts", history_start, horizon_end):
-        if (r.price_kind or "market") != "market" or r.period_minutes != 15:
+        if (r.price_kind or "market") != "market" or r.period_minutes != 15 or not keep(r):
             continue
         if r.source == SOURCE_DAY_AHEAD:
             market[r.period_start] = r

@@ -10,7 +10,9 @@ Tomorrow is fetched from ``prices.publish_poll_from`` (12:50 local) every
 ``prices.poll_interval_min`` (15 min) until PSE has it complete. A failed or bad response is
 logged, nothing from it is stored, and whatever was known before is kept. With
 ``simulate=True`` a day that is not known is served from the bundled SAMPLE day, marked
-``is_sample``.
+``is_sample``, and stored once as ``price_forecasts`` with ``payload.sample`` (so that the
+history and ``gdpo backtest`` of a simulated run have the prices it used); a real run never
+takes stored sample rows for a PSE day (see :mod:`gdpo.prices.store`).
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class PriceService:
         self._days: dict[DayKey, MarketDay] = {}
         self._errors: dict[DayKey, str] = {}
         self._next_try: dict[DayKey, _dt.datetime] = {}
+        self._samples: dict[_dt.date, MarketDay] = {}  # kept apart: a sample never counts as known
         self._lock = asyncio.Lock()
 
     # -- life cycle ------------------------------------------------------------------
@@ -119,7 +122,7 @@ class PriceService:
         except PriceError as exc:
             if self.simulate and source == SOURCE_DAY_AHEAD:
                 log.warning("using SAMPLE prices for %s: %s", day, exc)
-                return sample_day(day)
+                return await self._sample(day)
             raise
 
     async def refresh(self, now: _dt.datetime | None = None) -> dict[DayKey, str]:
@@ -210,9 +213,24 @@ class PriceService:
             self._days[key] = stored
         return self._days[key]
 
+    async def _sample(self, day: _dt.date) -> MarketDay:
+        """The SAMPLE day of ``day``, stored once (``payload.sample``) the first time it is served."""
+        known = self._samples.get(day)
+        if known is not None:
+            return known
+        market = sample_day(day)
+        try:
+            await store.save_day(self.storage, market, utc_now())
+        except StorageError as exc:
+            log.error("SAMPLE prices for %s not stored: %s (used from memory)", day, exc)
+        self._samples[day] = market
+        return market
+
     def _forget_before(self, day: _dt.date) -> None:
         for key in [k for k in self._days if k[1] < day]:
             del self._days[key]
+        for d in [d for d in self._samples if d < day]:
+            del self._samples[d]
 
     # -- reading -----------------------------------------------------------------------
     def last_error(self, day: _dt.date, source: str = SOURCE_DAY_AHEAD) -> str | None:
@@ -231,7 +249,7 @@ class PriceService:
             if market is None:
                 if not self.simulate:
                     continue
-                market = sample_day(day)
+                market = await self._sample(day)
             export = await self._known(SOURCE_EXPORT, day) if SOURCE_EXPORT in self.sources else None
             export_by_start = export.by_start() if export is not None else {}
             for q in market.quarters:
