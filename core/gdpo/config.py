@@ -26,12 +26,16 @@ from typing import Any, Callable, Iterator, Mapping
 
 import yaml
 
+from gdpo.storage.locations import default_database_path
 from gdpo.storage.options import Option
 
 DEFAULT_CONFIG_PATHS = (
     Path("config/master_coordinator_config.yaml"),
     Path("/opt/goodwe-dynamic-price-optimiser/config/master_coordinator_config.yaml"),
 )
+#: The default SQLite file: the system data directory for the service user, else per-user
+#: (``gdpo.storage.locations``).
+DEFAULT_SQLITE_PATH = default_database_path()
 MASK = "***"
 
 
