@@ -62,6 +62,7 @@ class EnhancedDataCollector:
         self.state = STARTING
         self.last_error: str | None = None
         self.consecutive_failures = 0
+        self.read_failures = 0  # readings the inverter did not answer, since start
         self.readings = 0
         self.records_written = 0
         self._current: Record | None = None
@@ -145,6 +146,7 @@ class EnhancedDataCollector:
 
     async def _reading_failed(self, message: str) -> None:
         self.consecutive_failures += 1
+        self.read_failures += 1
         self.last_error = message
         log.warning("inverter reading failed (%d in a row): %s", self.consecutive_failures, message)
         if self.state != DEGRADED:

@@ -65,6 +65,7 @@ class MasterCoordinator:
         self.reading: Telemetry | None = None
         self.last_decision: Decision | None = None
         self.decisions = 0
+        self.decisions_by_action: dict[tuple[str, str], int] = {}  # (decision_type, action) -> stored
         self.readings = 0
         self.price_note: str | None = None
         self._prices: list[Any] = []
@@ -333,6 +334,8 @@ class MasterCoordinator:
         except Exception as exc:
             self._error(f"could not store the decision: {exc}")
             return
+        key = (record["decision_type"], record["action"])
+        self.decisions_by_action[key] = self.decisions_by_action.get(key, 0) + 1
         if self.clock_guard is not None:
             self.clock_guard.seen(decision.ts)
 

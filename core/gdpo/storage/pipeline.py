@@ -125,6 +125,8 @@ class WritePipeline:
         self._kind_locks: dict[str, asyncio.Lock] = {}
         self._timer: asyncio.Task | None = None
         self._background = False
+        #: Callables ``(backend, kind, records, seconds)`` told of each batch a backend committed.
+        self.write_observers: list = []
 
     # -- life cycle --------------------------------------------------------------------------
     async def start(self, *, background: bool = True) -> None:
@@ -251,6 +253,7 @@ class WritePipeline:
                 async with lane.lock:
                     if lane.pending:
                         return await self._spool(lane, kind, batch)
+        started = time.perf_counter()
         try:
             result = await lane.backend.write_batch(kind, batch)
         except PERMANENT_ERRORS:
@@ -266,7 +269,15 @@ class WritePipeline:
             return spooled
         lane.last_ok_at = time.time()
         self.counters.add("batches")
+        self._observe(lane.name, kind, len(batch), time.perf_counter() - started)
         return result
+
+    def _observe(self, backend: str, kind: str, n: int, seconds: float) -> None:
+        for observer in self.write_observers:
+            try:
+                observer(backend, kind, n, seconds)
+            except Exception:  # an observer never costs a write
+                log.exception("write observer %r failed", observer)
 
     def _note_failure(self, lane: Lane, exc: BaseException) -> None:
         if lane.last_error is None or not lane.pending:
@@ -340,6 +351,7 @@ class WritePipeline:
     async def _replay_segment(self, lane: Lane, seg: Path) -> bool:
         batches = await asyncio.to_thread(lane.spool.read_segment, seg)
         for pos, b in enumerate(batches):
+            started = time.perf_counter()
             try:
                 await lane.backend.write_batch(b.kind, b.records)
             except Exception as exc:
@@ -352,6 +364,7 @@ class WritePipeline:
                 self.counters.add("replayed", len(b.records))
                 self.counters.add("batches")
                 lane.last_ok_at = time.time()
+                self._observe(lane.name, b.kind, len(b.records), time.perf_counter() - started)
         await asyncio.to_thread(lane.spool.remove, seg)
         return True
 
