@@ -227,7 +227,8 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
         if options.simulate:  # stop where the simulated clock would overtake the real one
             caught_up = simulation.catch_up_at(start, simulation.real_now(), options.speed)
             until = caught_up if caught_up is not None and (until is None or caught_up < until) else until
-        where = simulation.database_label(cfg) + (" (records marked simulated)" if options.simulate else "")
+        where = await asyncio.to_thread(simulation.database_label, cfg)  # resolve() stats the path
+        where += " (records marked simulated)" if options.simulate else ""
         status(f"gdpo run: started {start.isoformat()}" + (f", until {until.isoformat()}" if until else "")
                + f"; storage {where}")
         try:
