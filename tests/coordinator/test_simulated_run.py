@@ -124,6 +124,7 @@ def test_history_decisions_lists_every_decision_of_the_run(simulated_run):
     assert f"({stored} coordinator_decisions records)" in table.stdout
     empty = cwd / "empty.yaml"  # a production database without records: the hint names the simulated one
     empty.write_text(yaml.safe_dump({"data_storage": {"sqlite": {"path": str(cwd / "prod" / "gdpo.db")}}}))
+    assert gdpo("db", "init", "--config", str(empty), cwd=cwd).returncode == 0
     hint = gdpo("history", "decisions", "--config", str(empty), cwd=cwd)
     assert "(0 coordinator_decisions records)" in hint.stdout and "add --simulated" in hint.stderr
 
