@@ -122,6 +122,11 @@ def test_history_decisions_lists_every_decision_of_the_run(simulated_run):
     assert len(listed) == stored
     table = gdpo("history", "decisions", "--simulated", cwd=cwd)
     assert f"({stored} coordinator_decisions records)" in table.stdout
+    empty = cwd / "empty.yaml"  # a production database without records: the hint names the simulated one
+    empty.write_text(yaml.safe_dump({"data_storage": {"sqlite": {"path": str(cwd / "prod" / "gdpo.db")}}}))
+    assert gdpo("db", "init", "--config", str(empty), cwd=cwd).returncode == 0
+    hint = gdpo("history", "decisions", "--config", str(empty), cwd=cwd)
+    assert "(0 coordinator_decisions records)" in hint.stdout and "add --simulated" in hint.stderr
 
 
 def test_backtest_over_the_window_runs(simulated_run):

@@ -124,6 +124,11 @@ def history_command(what, start, end, limit, as_json, simulated, config_path) ->
     for row in rows:
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)))
     click.echo(f"({len(rows)} {WHAT[what][0]} records)")
+    if not rows and not simulated:
+        from gdpo.coordinator.simulation import simulated_path
+
+        if simulated_path().exists():
+            click.echo(f"(a simulated run's records are in {simulated_path()}: add --simulated)", err=True)
 
 
 def register(cli: click.Group) -> None:
