@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gdpo.storage import StorageError
+from gdpo.storage.durable import fsync_directory
 
 from gdpo_sqlite.connection import ConnectionSettings, connect_sync
 from gdpo_sqlite.files import SQLITE_HEADER, check_gdpo_database
@@ -56,14 +57,6 @@ def check_database(settings: ConnectionSettings, full: bool = False, max_message
     report["ok"] = messages == ["ok"]
     report["messages"] = messages
     return report
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def backup_database(settings: ConnectionSettings, dest: Path, file_mode: int) -> dict[str, Any]:
@@ -107,7 +100,7 @@ def backup_database(settings: ConnectionSettings, dest: Path, file_mode: int) ->
         finally:
             os.close(fd)
         os.rename(partial, dest)
-        _fsync_dir(dest.parent)
+        fsync_directory(dest.parent)
     except sqlite3.Error as exc:
         partial.unlink(missing_ok=True)
         raise StorageError(f"{dest}: backup of {settings.path} failed: {exc}") from None

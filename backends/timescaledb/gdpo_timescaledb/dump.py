@@ -28,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from gdpo.storage import StorageError
+from gdpo.storage.durable import fsync_directory
 
 from gdpo_timescaledb.connection import read_password_file
 
@@ -126,11 +127,7 @@ def _publish(partial: Path, dest: Path) -> None:
     with open(partial, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(partial, dest)
-    dir_fd = os.open(dest.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_directory(dest.parent)
 
 
 async def check(backend: Any, full: bool = False) -> dict[str, Any]:

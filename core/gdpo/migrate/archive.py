@@ -32,6 +32,7 @@ from gdpo.config import ConfigError
 from gdpo.migrate.legacy_write import atomic_write
 from gdpo.migrate.report import report_json
 from gdpo.migrate.tree import LegacyTree
+from gdpo.storage.durable import fsync_directory
 
 INDEX_NAME = "archive_index.json"
 REPORT_NAME = "migration_report.json"
@@ -63,14 +64,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _make_dirs(directory: Path, stop: Path) -> None:
     """Create ``directory`` (and parents up to ``stop``), fsyncing each new entry's parent."""
     missing = []
@@ -80,7 +73,7 @@ def _make_dirs(directory: Path, stop: Path) -> None:
         d = d.parent
     for d in reversed(missing):
         d.mkdir(mode=0o700, exist_ok=True)
-        _fsync_dir(d.parent)
+        fsync_directory(d.parent)
 
 
 def _append_line(path: Path, line: str) -> None:
@@ -117,8 +110,8 @@ def archive_files(tree: LegacyTree, run_id: str, rel_paths: list[str], report: d
         src, dst = tree.root / rel, target / rel
         _make_dirs(dst.parent, target)
         os.replace(src, dst)
-        _fsync_dir(dst.parent)
-        _fsync_dir(src.parent)
+        fsync_directory(dst.parent)
+        fsync_directory(src.parent)
         _crash_point(f"move {n}")
         _append_line(moves_log, rel)
         _crash_point(f"logged {n}")
@@ -160,8 +153,8 @@ def restore_archive(tree: LegacyTree, run_id: str) -> dict:
             continue
         _make_dirs(dst.parent, tree.root)
         os.replace(src, dst)
-        _fsync_dir(dst.parent)
-        _fsync_dir(src.parent)
+        fsync_directory(dst.parent)
+        fsync_directory(src.parent)
         restored.append(rel)
     for rel in restored + in_place:
         if sums.get(rel) and file_sha256(tree.root / rel) != sums[rel]:

@@ -47,6 +47,7 @@ from gdpo.migrate.legacy_read import read_legacy_bytes
 from gdpo.migrate.legacy_time import local_iso, local_to_utc, utc_to_local_naive
 from gdpo.migrate.tree import TEMP_SUFFIX
 from gdpo.storage import Record, StorageError
+from gdpo.storage.durable import fsync_directory
 
 GDPO_RECORDS_DIR = "out/gdpo_records"
 _LEGACY_ENERGY_KEYS = ("battery_soc", "pv_power", "grid_power", "house_consumption", "battery_power",
@@ -355,8 +356,4 @@ def atomic_write(path: Path, data: bytes, *, file_mode: int = 0o600, dir_mode: i
         except OSError:
             pass
         raise
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    fsync_directory(path.parent)

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from gdpo.storage.durable import fsync_directory
 from gdpo.storage.records import UTC, Record, make_record, record_class
 
 log = logging.getLogger(__name__)
@@ -158,11 +159,7 @@ class Spool:
         return not self.segments()
 
     def _fsync_dir(self) -> None:
-        fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_directory(self.directory)
 
     # -- appending -------------------------------------------------------------------------
     def append(self, kind: str, records: Sequence[Record]) -> dict[str, int]:
