@@ -142,7 +142,8 @@ ENV_OVERRIDES: tuple[tuple[str, tuple[str, ...], str], ...] = (
 _SECTIONS: dict[str, dict[str, Any] | Callable[[], dict[str, Any]]] = {}
 
 # Modules that declare top-level sections: each has ``SECTIONS = {name: schema}``.
-SECTION_MODULES = ("gdpo.inverter.settings", "gdpo.prices.settings", "gdpo.coordinator.settings")
+SECTION_MODULES = ("gdpo.inverter.settings", "gdpo.prices.settings", "gdpo.coordinator.settings",
+                   "gdpo.web.settings")
 
 
 #: Cross-field checks of the section modules (``check_config(data)``, raising ConfigError

@@ -48,7 +48,8 @@ def parse_start(text: str | None, tz: str) -> _dt.datetime | None:
 @click.option("--start", "start_at", help="With --simulate: simulated start time (ISO, local time, not in the "
               "future); default: so that the simulated window ends at the real now.")
 @click.option("--quiet", is_flag=True, help="No status lines, only the summary.")
-def run_command(config_path, simulate, speed, duration, start_at, quiet) -> None:
+@click.option("--web", is_flag=True, help="Also serve the dashboard from this process (as web.enabled: true).")
+def run_command(config_path, simulate, speed, duration, start_at, quiet, web) -> None:
     """Run the coordinator: read the inverter every minute, decide each quarter-hour, store
     everything. SIGTERM/SIGINT stop it cleanly (exit 0) and print a summary."""
     from gdpo.config import load_config
@@ -63,6 +64,11 @@ def run_command(config_path, simulate, speed, duration, start_at, quiet) -> None
     rules = rule_config(cfg)
     options = RunOptions(simulate=simulate, speed=speed, duration=parse_duration(duration),
                          start=parse_start(start_at, rules["coordinator"]["timezone"]), quiet=quiet)
+    options.web = web or bool(cfg.get("web.enabled"))
+    if options.web:
+        from gdpo.web.serve import listen_settings
+
+        listen_settings(cfg)  # refuse an open address without a token before anything starts
     asyncio.run(run_coordinator(cfg, options, echo=click.echo))
 
 
@@ -216,6 +222,7 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
         coordinator = await _build(cfg, storage, clock, server, prices, status)
         coordinator.fetch_prices = not (options.simulate and failed)
         coordinator.price_note = "; ".join(f"{d}: {t}" for d, t in failed.items()) or None
+        web = await _start_web(cfg, storage, coordinator, options, status)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
@@ -240,6 +247,8 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
                 loop.remove_signal_handler(sig)
             if hasattr(coordinator.prices, "aclose"):
                 await coordinator.prices.aclose()
+            if web is not None:
+                await web.stop()
         summary = await run_summary(storage, start, clock.now(), coordinator.prices, tz)
         for line in summary.lines(tz):
             echo(line)
@@ -252,6 +261,17 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
         except (StorageError, OSError) as exc:
             if sys.exc_info()[0] is None:  # do not hide the error already on its way
                 raise _unreachable(ds, exc) from None
+
+
+async def _start_web(cfg, storage, coordinator, options, status):
+    """With --web (or web.enabled): the dashboard as a task of this loop, on this storage."""
+    if not getattr(options, "web", False):
+        return None
+    from gdpo.web.serve import WebTask
+
+    web = await WebTask.start(cfg, storage, coordinator)
+    status(f"web: dashboard on {web.url}")
+    return web
 
 
 def _unreachable(ds, exc: BaseException) -> click.ClickException:
