@@ -13,11 +13,14 @@ the test (calling it again in the same test opens the same location again)::
     def storage_factory(tmp_path):
         return lambda: open_storage({"backend": "mybackend", "mybackend": {"path": str(tmp_path / "db")}})
 
-Tests that need something a backend declares absent in its ``capabilities`` skip with the
-flag named. Third-party backends import this module the same way.
+Tests that need something a backend declares absent in its ``capabilities`` skip with a
+reason starting ``capability:`` and naming the flag (``skip_capability``); that is the only
+kind of skip the kit makes. Third-party backends import this module the same way; see
+docs/DATABASE_ARCHITECTURE.md ("Writing a backend") for what each test proves.
 """
 
 from gdpo.storage.testkit.suite import (  # noqa: F401
+    CAPABILITY_PREFIX,
     TestAggregate,
     TestConcurrency,
     TestContentEdgeCases,
@@ -28,6 +31,7 @@ from gdpo.storage.testkit.suite import (  # noqa: F401
     TestRollups,
     TestRoundTrip,
     TestStatsAndHealth,
+    skip_capability,
     storage,
 )
 from gdpo.storage.testkit.samples import energy_series, full_record, minimal_record  # noqa: F401
