@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+pytest_plugins = ["pytester"]
+
 from gdpo.storage.memory import drop_store, memory_plugin
 from gdpo.storage.plugins import get_plugin_manager
 
