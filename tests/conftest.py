@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["pytester"]
-
 from gdpo.storage.memory import drop_store, memory_plugin
 from gdpo.storage.plugins import get_plugin_manager
+
+#: pytester runs the conformance kit against broken backends (tests/testkit); skip_policy
+#: makes every skip but a declared capability a failure under CI=true.
+pytest_plugins = ["pytester", "tests.testkit.skip_policy"]
 
 
 @pytest.fixture
