@@ -77,8 +77,9 @@ def find_timescale() -> tuple[TimescaleServer | None, str]:
 @pytest.fixture(scope="session")
 def timescale_server():
     """The TimescaleDB server of this session (skip, or fail under CI=true, without one)."""
-    pytest.importorskip("asyncpg")
-    pytest.importorskip("gdpo_timescaledb.backend", reason="the TimescaleDB backend is not part of this tree")
+    import asyncpg  # noqa: F401  (the timescaledb extra: installed by scripts/test.sh)
+    import gdpo_timescaledb.backend  # noqa: F401  (part of this tree: missing is an error, not a skip)
+
     server, reason = find_timescale()
     if server is None:
         missing(f"no TimescaleDB server: {reason}")

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 
+import gdpo_sqlite.backend  # noqa: F401  (part of this tree: missing is an error, not a skip)
 import pytest
 
 from gdpo.storage import open_storage
@@ -38,7 +39,6 @@ from .crash_writer import record_ts
 from .realdb import controllable_timescale, hybrid_real_config, timescale_schema, timescale_server  # noqa: F401
 from .test_retention import FIELDS, assert_same
 
-pytest.importorskip("gdpo_sqlite.backend", reason="the SQLite backend is not part of this tree")
 FAR_PAST = _dt.datetime(1990, 1, 1, tzinfo=UTC)
 FAR_FUTURE = _dt.datetime(2100, 1, 1, tzinfo=UTC)
 WRITER = os.path.join(os.path.dirname(__file__), "crash_writer.py")
