@@ -6,20 +6,22 @@ Option ``fault`` of the ``faulty`` section picks one:
 * ``none``: the healthy wrapper (passes the kit);
 * ``non_atomic``: a batch is stored record by record, so the part before a bad record stays;
 * ``fake_health``: ``health()`` answers OK without looking at anything, even when closed;
-* ``lost_write``: every ``LOST_EVERY``-th record written is dropped, yet counted as stored.
+* ``lost_write``: every ``LOST_EVERY``-th record written is dropped, yet counted as stored;
+* ``lossy_maintenance``: ``maintenance()`` deletes the oldest record of each kind.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Any, Sequence
 
 from gdpo.storage.backend import Health, WriteResult
 from gdpo.storage.hookspecs import hookimpl
 from gdpo.storage.memory import MemoryBackend
 from gdpo.storage.options import Option
-from gdpo.storage.records import Record
+from gdpo.storage.records import UTC, Record, record_class
 
-FAULTS = ("none", "non_atomic", "fake_health", "lost_write")
+FAULTS = ("none", "non_atomic", "fake_health", "lost_write", "lossy_maintenance")
 LOST_EVERY = 3
 
 
@@ -88,8 +90,22 @@ class FaultyBackend:
         return await self.inner.stats()
 
     async def maintenance(self, *, vacuum: bool = False) -> dict[str, Any]:
-        """The memory backend's maintenance."""
+        """The memory backend's maintenance; under ``lossy_maintenance`` it also deletes the
+        oldest record of each kind."""
+        if self.fault == "lossy_maintenance":
+            for kind in list((await self.inner.stats())["kinds"]):
+                first_two = await self.inner.read_range(kind, *_everything(kind), limit=2)
+                if len(first_two) == 2:
+                    await self.inner.delete_older_than(kind, first_two[1].time)
         return await self.inner.maintenance(vacuum=vacuum)
+
+
+def _everything(kind: str) -> tuple[Any, Any]:
+    """Range bounds around every record of ``kind`` (dates or aware datetimes)."""
+    spec = record_class(kind).SPEC
+    if next(f for f in spec.fields if f.name == spec.time_field).type == "date":
+        return _dt.date(1900, 1, 1), _dt.date(2200, 1, 1)
+    return _dt.datetime(1900, 1, 1, tzinfo=UTC), _dt.datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class FaultyPlugin:

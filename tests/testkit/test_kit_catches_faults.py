@@ -74,3 +74,9 @@ def test_lost_write_fails_the_counting_tests(pytester):
         "TestConcurrency::test_concurrent_writers_and_readers",
     }
     assert expected <= failed, sorted(expected - failed)
+
+
+def test_maintenance_that_deletes_fails_the_maintenance_test(pytester):
+    failed, _, _ = run_kit(pytester, "lossy_maintenance")
+    assert failed == {"TestStatsAndHealth::test_maintenance_keeps_every_record[plain]",
+                      "TestStatsAndHealth::test_maintenance_keeps_every_record[vacuum]"}
