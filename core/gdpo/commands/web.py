@@ -33,13 +33,19 @@ async def serve_web(cfg, host: str, port: int, token: str | None, echo=click.ech
               help="Config file (default: GDPO_CONFIG or config/master_coordinator_config.yaml).")
 @click.option("--host", help="Address to listen on (default web.host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), help="TCP port (default web.port, 8080).")
-def web_command(config_path, host, port) -> None:
+@click.option("--simulated", is_flag=True, help="Serve the database of `gdpo run --simulate`.")
+def web_command(config_path, host, port, simulated) -> None:
     """Serve the dashboard and the JSON API (/api/v1) read-only from the configured storage.
     Any address other than loopback needs web.token (or web.token_file)."""
     from gdpo.config import load_config
     from gdpo.web.serve import listen_settings
 
     cfg = load_config(config_path)
+    if simulated:
+        from gdpo.coordinator.simulation import require_database, simulated_config
+
+        cfg = simulated_config(cfg)
+        require_database(cfg)
     host, port, token = listen_settings(cfg, host, port)
     asyncio.run(serve_web(cfg, host, port, token))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from gdpo.web import api, pages
@@ -16,12 +16,14 @@ from gdpo.web.security import Guard, SecurityMiddleware, resolve_token
 STATIC = Path(__file__).parent / "static"
 
 
-def _metrics_mount(storage, coordinator) -> list[Mount]:
+def _metrics_route(storage, coordinator) -> list[Route]:
+    """``/metrics`` as an exact route (a Mount would answer ``/metrics`` with a redirect to
+    ``/metrics/``, which Prometheus does not follow by default)."""
     try:
         from gdpo.metrics import metrics_app
     except ImportError:
         return []
-    return [Mount("/metrics", app=metrics_app(storage, coordinator=coordinator))]
+    return [Route("/metrics", endpoint=metrics_app(storage, coordinator=coordinator), methods=["GET"])]
 
 
 def create_app(storage, config, *, coordinator=None, now=None, token: str | None = None):
@@ -31,7 +33,7 @@ def create_app(storage, config, *, coordinator=None, now=None, token: str | None
     if token is None:
         token = resolve_token(config.section("web"))
     guard = Guard(token)
-    routes = pages.routes() + api.routes() + _metrics_mount(storage, coordinator)
+    routes = pages.routes() + api.routes() + _metrics_route(storage, coordinator)
     routes.append(Mount("/static", app=StaticFiles(directory=STATIC), name="static"))
     app = Starlette(routes=routes)
     app.state.ctx = WebContext.make(storage, config, coordinator, now)

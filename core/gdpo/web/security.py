@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import os
+import stat
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import parse_qs
@@ -39,7 +41,8 @@ def is_loopback(host: str) -> bool:
 
 def resolve_token(web: Mapping[str, Any]) -> str | None:
     """The configured token (``web.token``, else the first line of ``web.token_file``), or None.
-    Raises ``ConfigError`` naming ``web.token_file`` when it cannot be read or is empty."""
+    Raises ``ConfigError`` naming ``web.token_file`` when it cannot be read, is empty or others
+    may read it (see :func:`token_file_problem`)."""
     from gdpo.config import ConfigError
 
     if web.get("token"):
@@ -47,14 +50,38 @@ def resolve_token(web: Mapping[str, Any]) -> str | None:
     path = web.get("token_file")
     if not path:
         return None
+    p = Path(path).expanduser()
     try:
-        lines = Path(path).expanduser().read_text(encoding="utf-8").splitlines()
+        with open(p, encoding="utf-8") as fh:
+            problem = token_file_problem(p, os.fstat(fh.fileno()))
+            if problem:
+                raise ConfigError(problem)
+            lines = fh.read().splitlines()
     except OSError as exc:
         raise ConfigError(f"web.token_file {path}: cannot read it ({exc.strerror or exc})") from None
     token = lines[0].strip() if lines else ""
     if not token:
         raise ConfigError(f"web.token_file {path} is empty")
     return token
+
+
+SECRET_MOUNTS = (Path("/run/secrets"),)
+
+
+def token_file_problem(path: Path, st: os.stat_result) -> str | None:
+    """Why ``web.token_file``'s permissions are refused, or None when it is private enough.
+
+    The rule of ``data_storage.timescaledb.password_file`` (libpq's for key files): no access
+    for others, none for the group either unless root owns the file and the group may only
+    read it (``root:gdpo 0640``); files under ``/run/secrets`` (container secrets) are exempt."""
+    mode = stat.S_IMODE(st.st_mode)
+    if not mode & 0o077 or any(path.absolute().is_relative_to(m) for m in SECRET_MOUNTS):
+        return None
+    if not mode & 0o007 and mode & 0o070 == 0o040 and st.st_uid == 0:
+        return None
+    who = "others" if mode & 0o007 else "its group"
+    return (f"web.token_file {path} is readable by {who} (mode {mode:04o}, owner uid {st.st_uid}); "
+            f"make it private: chmod 600 {path} (or chown root:<service group> and chmod 640)")
 
 
 def require_token_off_loopback(host: str, token: str | None) -> None:
