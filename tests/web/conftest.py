@@ -100,7 +100,8 @@ import os  # noqa: E402
 import shutil  # noqa: E402
 import uuid  # noqa: E402
 
-SAMPLES = Path(os.environ.get("GDPO_LEGACY_SAMPLES") or Path(__file__).resolve().parents[1] / "migrate" / "legacy_samples")
+SAMPLES = Path(os.environ.get("GDPO_LEGACY_SAMPLES")
+               or Path(__file__).resolve().parents[1] / "migrate" / "legacy_samples")
 
 
 class FilledDb:

@@ -130,7 +130,8 @@ async def test_energy_local_dates_and_naive_times_are_local(client):
                                                       "to": (day + _dt.timedelta(days=1)).isoformat()})
     start, end = local_midnight_utc(day, tz), local_midnight_utc(day + _dt.timedelta(days=1), tz)
     assert _dt.datetime.fromisoformat(body["from"]) == start and _dt.datetime.fromisoformat(body["to"]) == end
-    assert [i["ts"] for i in body["items"]] == [r.ts.isoformat() for r in await client.storage.read("energy_data", start, end)]
+    want = await client.storage.read("energy_data", start, end)
+    assert [i["ts"] for i in body["items"]] == [r.ts.isoformat() for r in want]
     # a date-time without an offset is local wall-clock time
     local_pivot = last.astimezone(zone(tz)).replace(second=0, microsecond=0)
     naive = await get_json(client, "/api/v1/energy", {"from": local_pivot.replace(tzinfo=None).isoformat(),

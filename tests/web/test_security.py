@@ -80,6 +80,16 @@ def test_an_open_address_with_a_token_is_accepted(tmp_path):
     assert listen_settings(cfg) == ("0.0.0.0", 8080, TOKEN)
 
 
+@pytest.mark.parametrize("web, named", [({"token": TOKEN, "token_file": "/x"}, "web.token_file"),
+                                        ({"tokn": TOKEN}, "web.tokn"), ({"port": 0}, "web.port"),
+                                        ({"host": 8080}, "web.host")])
+def test_the_web_section_is_strict(tmp_path, web, named):
+    cfg = write_config(tmp_path, {"backend": "sqlite", "sqlite": {"path": str(tmp_path / "x.db")}}, web=web)
+    done = run_gdpo("web", "--config", str(cfg))
+    assert done.returncode == 2 and named in done.stderr, done.stderr
+    assert TOKEN not in done.stderr
+
+
 def test_token_file_must_be_private(tmp_path):
     secret = tmp_path / "token"
     secret.write_text(TOKEN + "\n")
