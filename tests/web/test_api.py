@@ -139,6 +139,14 @@ async def test_energy_local_dates_and_naive_times_are_local(client):
     assert _dt.datetime.fromisoformat(naive["from"]) == local_pivot.astimezone(UTC)
 
 
+async def test_an_unencoded_plus_of_an_offset_is_understood(sim_client):
+    """``?from=...+01:00`` typed without URL-encoding arrives as a space; it still means +01:00."""
+    first, last = await data_window(sim_client.storage)
+    start = last.astimezone(_dt.timezone(_dt.timedelta(hours=1))).replace(microsecond=0)
+    body = await get_json(sim_client, f"/api/v1/energy?from={start.isoformat()}")
+    assert _dt.datetime.fromisoformat(body["from"]) == start
+
+
 async def test_energy_buckets_equal_storage_aggregate(client):
     first, last = await data_window(client.storage)
     start, end = first, last + _dt.timedelta(seconds=1)
