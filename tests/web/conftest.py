@@ -159,7 +159,6 @@ def sqlite_migrated(tmp_path_factory) -> FilledDb:
 def tsdb_dsn():
     """A DSN of a fresh database ``gdpo_test_web`` on the TimescaleDB test server, or skip
     (fail under CI=true)."""
-    pytest.importorskip("asyncpg")
     import asyncpg
 
     from tests.timescaledb.server import find_server, with_database

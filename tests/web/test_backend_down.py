@@ -57,7 +57,6 @@ async def test_a_closed_sqlite_storage_is_a_503_naming_sqlite(simulated_db):
 async def test_an_unreachable_timescaledb_is_a_503_naming_timescaledb(tmp_path):
     """As in ``gdpo run --web``: the coordinator's storage starts with the server unreachable
     (its writes spooled, the backend opened once it answers); the dashboard says it is down."""
-    pytest.importorskip("gdpo_timescaledb")
     dsn = f"postgresql://gdpo@127.0.0.1:{closed_port()}/gdpo"
     cfg = load_config(write_config(tmp_path, {"backend": "timescaledb", "data_directory": str(tmp_path / "data"),
                                               "timescaledb": {"dsn": dsn, "pool": {"min": 1, "max": 1},
