@@ -28,7 +28,7 @@ def pages(summary) -> list[tuple[str, str, int]]:
             ("prices", f"/prices?date={first_day}", 1),
             ("monthly", "/monthly", 1),
             ("system", "/system", 0),
-            ("savings", "/savings", 1)]
+            ("savings", "/savings?simulated=1", 1)]
 
 
 PAGE_NAMES = ["overview", "timeseries-day", "timeseries-day-raw", "timeseries-week", "timeseries-month",

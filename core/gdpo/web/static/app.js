@@ -25,6 +25,14 @@
     return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
   }
 
+  // Point charts (a value per month, say) keep half a step free at both ends, and a lone
+  // point gets a month around it instead of uPlot's years.
+  function padded(xs) {
+    var lo = xs[0], hi = xs[xs.length - 1];
+    var step = xs.length > 1 ? (hi - lo) / (xs.length - 1) : 30 * D;
+    return function () { return [lo - step / 2, hi + step / 2]; };
+  }
+
   function draw(fig) {
     var block = document.getElementById(fig.dataset.chart);
     if (!block) { fig.dataset.failed = "no data block"; return; }
@@ -45,20 +53,31 @@
         stroke: color,
         width: marker ? 0 : 1.5,
         spanGaps: false,
-        paths: spec.steps && !marker ? uPlot.paths.stepped({ align: 1 }) : undefined,
-        points: { show: marker || spec.points, size: marker ? 9 : 6, fill: color, stroke: color }
+        paths: labels ? uPlot.paths.bars({ size: [0.5, 80] })
+          : (spec.steps && !marker ? uPlot.paths.stepped({ align: 1 }) : undefined),
+        fill: labels ? color + "99" : undefined,
+        points: { show: !labels && (marker || spec.points), size: marker ? 9 : 6, fill: color, stroke: color }
       });
     });
     var axis = { stroke: fg, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1 } };
+    // Categories (labels): one bar per label, a tick under each, the y axis from zero.
     var xAxis = labels
-      ? { values: function (u, vals) { return vals.map(function (v) { return labels[v] || ""; }); } }
+      ? { splits: function () { return labels.map(function (l, i) { return i; }); },
+          values: function (u, vals) { return vals.map(function (v) { return labels[v] || ""; }); },
+          grid: { show: false } }
       : { values: TIME_AXIS, space: 60 };
+    var scales = labels
+      ? { x: { time: false, range: [-0.5, labels.length - 0.5] },
+          y: { range: function (u, lo, hi) { return [Math.min(0, lo), Math.max(0, hi) * 1.1 || 1]; } } }
+      : { x: spec.points ? { time: true, range: padded(spec.x) } : { time: true } };
+    var title = spec.title;
+    if (spec.unit && title.indexOf(spec.unit) < 0) { title += " (" + spec.unit + ")"; }
     var opts = {
-      title: spec.title + (spec.unit ? " (" + spec.unit + ")" : ""),
+      title: title,
       width: Math.max(320, fig.clientWidth || 800),
       height: 280,
       series: series,
-      scales: { x: { time: !labels } },
+      scales: scales,
       axes: [Object.assign({}, axis, xAxis), Object.assign({ label: spec.unit }, axis)]
     };
     if (tz && !labels && uPlot.tzDate) {
