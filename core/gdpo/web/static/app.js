@@ -42,6 +42,7 @@
     var fg = css("--fg") || "#1d232a", line = css("--line") || "#d9dee5";
     var labels = spec.labels;
     var cols = [spec.x];
+    var sparse = spec.x.length <= 48;
     var series = [labels ? { label: "strategy", value: function (u, v) { return v == null ? "--" : labels[v]; } }
                          : { label: "time", value: "{YYYY}-{MM}-{DD} {HH}:{mm}" }];
     spec.series.forEach(function (s, i) {
@@ -56,7 +57,9 @@
         paths: labels ? uPlot.paths.bars({ size: [0.5, 80] })
           : (spec.steps && !marker ? uPlot.paths.stepped({ align: 1 }) : undefined),
         fill: labels ? color + "99" : undefined,
-        points: { show: !labels && (marker || spec.points), size: marker ? 9 : 6, fill: color, stroke: color }
+        // markers and point charts always; other lines when their points are few and far apart
+        points: { show: labels ? false : (marker || spec.points || sparse), size: marker ? 9 : 6,
+                  fill: color, stroke: color }
       });
     });
     var axis = { stroke: fg, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1 } };
