@@ -67,8 +67,8 @@ async def simulate_evening(cfg_path: Path, hours: float = 7.25):
 class LiveServer:
     """``create_app`` over an open Storage, served by uvicorn in a thread of its own."""
 
-    def __init__(self, cfg_path: Path, now):
-        self.cfg_path, self.now = cfg_path, now
+    def __init__(self, cfg_path: Path, now, token: str | None = None):
+        self.cfg_path, self.now, self.token = cfg_path, now, token
         self.server = None
         self.error: BaseException | None = None
         self.ready = threading.Event()
@@ -85,7 +85,7 @@ class LiveServer:
     async def _serve(self) -> None:
         cfg = load_config(self.cfg_path, env={})
         async with open_storage(cfg, background=False) as storage:
-            self.server = make_server(create_app(storage, cfg, now=self.now), "127.0.0.1", 0)
+            self.server = make_server(create_app(storage, cfg, now=self.now, token=self.token), "127.0.0.1", 0)
             task = asyncio.create_task(self.server.serve())
             while not self.server.started and not task.done():
                 await asyncio.sleep(0.02)
@@ -125,6 +125,19 @@ def live_url(evening_db):
     """The base URL of the dashboard over the simulated database, its clock at the run's end."""
     path, summary = evening_db
     server = LiveServer(path, lambda: summary.end)
+    url = server.start()
+    yield url
+    server.stop()
+
+
+TOKEN = "browser-test-token-7f3a"
+
+
+@pytest.fixture(scope="session")
+def live_url_with_token(evening_db):
+    """The dashboard over the same database asking for a token (as off loopback)."""
+    path, summary = evening_db
+    server = LiveServer(path, lambda: summary.end, token=TOKEN)
     url = server.start()
     yield url
     server.stop()

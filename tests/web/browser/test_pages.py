@@ -90,6 +90,35 @@ def test_page_renders_dark(watched, live_url, evening_db, screenshots, name):
         set_color_scheme(watched, "light")
 
 
+def test_login_form_in_the_browser(watched, live_url_with_token, screenshots):
+    """With a token: a page sends the browser to the login form; a wrong token is refused,
+    the right one lands on the Overview through the session cookie; no errors on the way."""
+    from selenium.webdriver.common.by import By
+
+    from tests.web.browser.conftest import TOKEN
+
+    drain_logs(watched)
+    load(watched, live_url_with_token + "/prices")
+    assert watched.current_url.endswith("/login"), watched.current_url
+    screenshot(watched, screenshots / "login.png")
+    assert not watched.find_elements(By.CSS_SELECTOR, "nav, form.logout"), "navigation or log-out before logging in"
+    for token, lands_on, expected_errors in (("not-the-token", "/login", 1), (TOKEN, "/", 0)):
+        field = watched.find_element(By.NAME, "token")
+        field.clear()
+        field.send_keys(token)
+        field.submit()
+        load(watched, watched.current_url)
+        assert watched.current_url == live_url_with_token + lands_on, (token, watched.current_url)
+        errors = console_errors(watched)
+        # the refused login is answered 401, which the console reports; nothing else may be
+        assert len(errors) == expected_errors and all("/login" in e and "401" in e for e in errors), errors
+        assert not off_loopback(requested_urls(watched))
+    assert "Overview" in watched.title
+    assert watched.find_elements(By.CSS_SELECTOR, "form.logout button"), "no log-out button once logged in"
+    assert chart_report(watched), "the Overview after logging in has no chart"
+    watched.delete_all_cookies()
+
+
 def test_the_watch_catches_a_csp_violation(watched, live_url):
     """The checks can fail: an inline script the CSP forbids is reported as an error."""
     drain_logs(watched)
