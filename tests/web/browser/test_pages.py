@@ -90,6 +90,24 @@ def test_page_renders_dark(watched, live_url, evening_db, screenshots, name):
         set_color_scheme(watched, "light")
 
 
+def test_charts_follow_a_scheme_change(watched, live_url):
+    """Switching to dark with the page open redraws the charts in the dark colours."""
+    set_color_scheme(watched, "light")
+    drain_logs(watched)
+    load(watched, live_url + "/timeseries?range=week")
+    light_axes = {c["axis"] for c in chart_report(watched)}
+    try:
+        set_color_scheme(watched, "dark")
+        bg = page_colors(watched)["bg"]
+        report = chart_report(watched)
+        assert report and all(contrast(bg, c["axis"]) >= 4.5 for c in report), (bg, report)
+        assert {c["axis"] for c in report} != light_axes
+        assert all(c["x"] > 0 and c["values"] > 0 for c in report)
+        assert not console_errors(watched)
+    finally:
+        set_color_scheme(watched, "light")
+
+
 def test_login_form_in_the_browser(watched, live_url_with_token, screenshots):
     """With a token: a page sends the browser to the login form; a wrong token is refused,
     the right one lands on the Overview through the session cookie; no errors on the way."""
