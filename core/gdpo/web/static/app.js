@@ -17,6 +17,13 @@
     [1, "{HH}:{mm}:{ss}", NL + "{D} {MMM} {YYYY}", null, NL + "{D} {MMM}", null, null, null, 1]
   ];
 
+  // Readable names of the stored fields (the sign convention with them).
+  var NAMES = {
+    pv_power_w: "PV", house_consumption_w: "load", grid_power_w: "grid (+ import)",
+    battery_power_w: "battery (+ charging)", battery_soc_pct: "SOC", soc_pct: "SOC"
+  };
+  var UNITS = { pct: "%" };
+
   function css(name) {
     return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   }
@@ -50,7 +57,7 @@
       var marker = /decided|plan/.test(s.label);
       var color = colors[i % colors.length];
       series.push({
-        label: s.label,
+        label: NAMES[s.label] || s.label,
         stroke: color,
         width: marker ? 0 : 1.5,
         spanGaps: false,
@@ -73,15 +80,15 @@
       ? { x: { time: false, range: [-0.5, labels.length - 0.5] },
           y: { range: function (u, lo, hi) { return [Math.min(0, lo), Math.max(0, hi) * 1.1 || 1]; } } }
       : { x: spec.points ? { time: true, range: padded(spec.x) } : { time: true } };
-    var title = spec.title;
-    if (spec.unit && title.indexOf(spec.unit) < 0) { title += " (" + spec.unit + ")"; }
+    var title = NAMES[spec.title] || spec.title, unit = UNITS[spec.unit] || spec.unit;
+    if (unit && title.indexOf(unit) < 0) { title += " (" + unit + ")"; }
     var opts = {
       title: title,
       width: Math.max(320, fig.clientWidth || 800),
       height: 280,
       series: series,
       scales: scales,
-      axes: [Object.assign({}, axis, xAxis), Object.assign({ label: spec.unit }, axis)]
+      axes: [Object.assign({}, axis, xAxis), Object.assign({ label: unit }, axis)]
     };
     if (tz && !labels && uPlot.tzDate) {
       opts.tzDate = function (ts) { return uPlot.tzDate(new Date(ts * 1e3), tz); };
