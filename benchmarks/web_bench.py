@@ -8,7 +8,7 @@ with the raw driver's time (stdlib ``sqlite3`` reading the same rows from the sa
 in the same run) and the ratio app / raw. The server's extra memory is the RSS after
 serving every URL minus the RSS before the web app was imported and created (the storage
 is open in both). Targets: every page and API call <= 300 ms, the year view <= 100 ms,
-extra RSS <= 60 MB.
+extra RSS <= 60 MB; a first call over its target is reported (and counts as missed).
 
     python benchmarks/web_bench.py [--days 365] [--runs 7] [--keep DIR]
 
@@ -243,10 +243,14 @@ def main() -> int:
         target = YEAR_MS if "year" in r["name"] else PAGE_MS
         raw = raws[r["name"]]
         ok = r["status"] == 200 and r["ms"] <= target
+        verdict = "ok" if ok else "MISSED"
         if not ok:
             missed.append(r["name"])
+        elif r["cold_ms"] > target:
+            verdict = "ok, first call MISSED"
+            missed.append(f"{r['name']} (first call)")
         print(f"{r['name']:<26} {r['status']:>6} {r['bytes'] / 1024:>6.0f} {r['cold_ms']:>8.1f} {r['ms']:>7.1f} "
-              f"{raw:>7.2f} {r['ms'] / raw if raw else float('nan'):>6.1f}  <= {target:.0f} {'ok' if ok else 'MISSED'}")
+              f"{raw:>7.2f} {r['ms'] / raw if raw else float('nan'):>6.1f}  <= {target:.0f} {verdict}")
     extra = after - before
     print(f"server RSS: {before:.0f} MB before the app, {after:.0f} MB after serving every URL: "
           f"extra {extra:.1f} MB (target <= {RSS_MB:.0f}) {'ok' if extra <= RSS_MB else 'MISSED'}")
