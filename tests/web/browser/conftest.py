@@ -26,6 +26,7 @@ from tests.web.conftest import NO_PSE
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 EVENING = _dt.datetime(2026, 3, 10, 17, 45)  # local: selling in the evening, charging at night
+BROWSER_TZ = "America/New_York"
 CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-default-apps", "--disable-dev-shm-usage", "--window-size=1280,1000")
@@ -156,7 +157,9 @@ def browser(tmp_path_factory):
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
+    # the browser in a timezone far from the dashboard's: its charts must not use the browser's
+    env = {**os.environ, "TZ": BROWSER_TZ}
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path, env=env))
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()

@@ -90,6 +90,20 @@ def test_page_renders_dark(watched, live_url, evening_db, screenshots, name):
         set_color_scheme(watched, "light")
 
 
+def test_chart_times_are_in_the_dashboard_timezone(watched, live_url, evening_db):
+    """The browser runs in America/New_York; the Prices chart of a day starts at that day's
+    local midnight in Europe/Warsaw, and its legend says so."""
+    first_day = evening_db[1].start.astimezone(zone(TZ)).date()
+    drain_logs(watched)
+    load(watched, live_url + f"/prices?date={first_day}")
+    assert watched.execute_script("return Intl.DateTimeFormat().resolvedOptions().timeZone") == "America/New_York"
+    shown = watched.execute_script("""
+        var u = document.querySelector('figure[data-chart]').chart;
+        u.setCursor({left: u.valToPos(u.data[0][0], 'x'), top: 10});
+        return document.querySelector('figure[data-chart] .u-legend .u-series .u-value').textContent;""")
+    assert shown == f"{first_day} 00:00", shown
+
+
 def test_charts_follow_a_scheme_change(watched, live_url):
     """Switching to dark with the page open redraws the charts in the dark colours."""
     set_color_scheme(watched, "light")
