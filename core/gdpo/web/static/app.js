@@ -53,8 +53,9 @@
     var series = [labels ? { label: "strategy", value: function (u, v) { return v == null ? "--" : labels[v]; } }
                          : { label: "time", value: "{YYYY}-{MM}-{DD} {HH}:{mm}" }];
     spec.series.forEach(function (s, i) {
-      cols.push(s.values);
       var marker = /decided|plan/.test(s.label);
+      if (marker && !s.values.some(function (v) { return v != null; })) { return; }  // nothing marked
+      cols.push(s.values);
       var color = colors[i % colors.length];
       series.push({
         label: NAMES[s.label] || s.label,
