@@ -180,13 +180,15 @@ async def savings_page(request, ctx) -> dict:
         raise ApiError("to", "must not be before from")
     if (last - first).days > 62:
         raise ApiError("to", "at most 63 days at once")
+    simulated = q.get("simulated") == "1"
     chosen = [s for s in (q.get("strategies") or ",".join(savings.DEFAULT_STRATEGIES)).split(",") if s]
     for s in chosen:
         parse_choice(s, "strategies", savings.ALL_STRATEGIES)
     try:
-        result = await savings.backtest(ctx, first, last, chosen)
+        result = await savings.backtest(ctx, first, last, chosen, include_simulated=simulated)
     except BacktestError as exc:
-        return {"title": "Savings", "result": None, "message": str(exc), "charts": [], "first": first, "last": last}
+        return {"title": "Savings", "result": None, "message": str(exc), "charts": [], "first": first, "last": last,
+                "simulated": simulated}
     names = list(result["strategies"])
     chart_list = [charts.chart("Net cost per strategy, PLN", list(range(len(names))),
                                [("net_cost_pln", [result["strategies"][n]["net_cost_pln"] for n in names])],
@@ -194,7 +196,7 @@ async def savings_page(request, ctx) -> dict:
     chart_list[0]["labels"] = names
     base = result["strategies"].get("none", {}).get("net_cost_pln")
     return {"title": "Savings", "result": result, "first": first, "last": last, "charts": chart_list,
-            "base": base, "strategies": ",".join(chosen), "all": savings.ALL_STRATEGIES}
+            "base": base, "strategies": ",".join(chosen), "all": savings.ALL_STRATEGIES, "simulated": simulated}
 
 
 @page("system.html")

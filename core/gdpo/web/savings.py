@@ -26,15 +26,17 @@ async def default_range(ctx) -> tuple[_dt.date, _dt.date] | None:
     return last - _dt.timedelta(days=6), last
 
 
-async def backtest(ctx, first: _dt.date, last: _dt.date, strategies=DEFAULT_STRATEGIES) -> dict[str, Any]:
-    """The backtest result of local days first..last (inclusive); raises BacktestError."""
+async def backtest(ctx, first: _dt.date, last: _dt.date, strategies=DEFAULT_STRATEGIES,
+                   include_simulated: bool = False) -> dict[str, Any]:
+    """The backtest result of local days first..last (inclusive); raises BacktestError.
+    Simulated runs and sample prices are replayed only with ``include_simulated``."""
     from gdpo.coordinator.backtest import local_day_range, run_backtest
     from gdpo.coordinator.backtest_data import load_replay
     from gdpo.coordinator.optimiser import quiet_solver_banner
     from gdpo.coordinator.settings import defaults
 
     newest = await data.latest(ctx.storage, "energy_data")
-    key = ("backtest", first, last, tuple(strategies), newest.ts if newest else None)
+    key = ("backtest", first, last, tuple(strategies), include_simulated, newest.ts if newest else None)
     if key in ctx.cache:
         return ctx.cache[key]
     lock = ctx.cache.setdefault("backtest-lock", asyncio.Lock())
@@ -45,7 +47,7 @@ async def backtest(ctx, first: _dt.date, last: _dt.date, strategies=DEFAULT_STRA
         start, end = local_day_range(first, last, ctx.tz)
         async with data.backend_of(ctx.storage, "energy_data"):
             replay = await load_replay(ctx.storage, start, end, config, ctx.config.section("tariffs"),
-                                       ctx.config.section("prices"))
+                                       ctx.config.section("prices"), include_simulated=include_simulated)
         quiet_solver_banner()
         result = await asyncio.to_thread(run_backtest, replay, list(strategies))
         for k in [k for k in ctx.cache if isinstance(k, tuple) and k[0] == "backtest"]:
