@@ -1,0 +1,132 @@
+"""The shell blocks of README.md and docs/*.md, and the docs-test marker that decides each.
+
+A fenced block tagged ``sh``, ``bash``, ``shell`` or ``console`` must be preceded (blank lines
+between allowed) by an HTML comment that says what the docs test does with it::
+
+    <!-- docs-test: skip (needs root and systemd) -->
+    <!-- docs-test: run -->
+    <!-- docs-test: run; timeout 60; exit 1; replace `--speed 60` with `--speed 720` (why) -->
+    <!-- docs-test: run; drop `python3 -m venv .venv && ` (why) -->
+
+``skip`` needs a reason in parentheses. ``run`` may bound the block (``timeout N`` seconds,
+default 60), expect another exit status (``exit N``), and rewrite its text before running it:
+``replace `A` with `B``` and ``drop `A``` (each ``A`` must occur in the block), a reason in
+parentheses after each. ``{legacy}`` in a replacement stands for a copy of the legacy sample
+tree (tests/migrate/legacy_samples/tree) inside the workspace.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHELL_TAGS = ("sh", "bash", "shell", "console")
+DEFAULT_TIMEOUT_S = 60
+
+_FENCE = re.compile(r"^(```+|~~~+)\s*([\w+-]*)")
+_MARKER = re.compile(r"<!--\s*docs-test:\s*(.*?)\s*-->", re.S)
+_REPLACE = re.compile(r"replace\s+`([^`]+)`\s+with\s+`([^`]*)`")
+_DROP = re.compile(r"drop\s+`([^`]+)`")
+
+
+@dataclass
+class Block:
+    """One shell block: where it is, its text and the marker before it (``None``: no marker)."""
+
+    doc: str
+    line: int
+    tag: str
+    text: str
+    marker: str | None
+    mode: str = ""
+    reason: str = ""
+    timeout_s: int = DEFAULT_TIMEOUT_S
+    exit_status: int = 0
+    rewrites: list[tuple[str, str]] = field(default_factory=list)
+    problem: str = ""
+
+    @property
+    def where(self) -> str:
+        """``doc:line`` of the opening fence."""
+        return f"{self.doc}:{self.line}"
+
+    def script(self) -> str:
+        """The block's text with the marker's rewrites applied."""
+        text = self.text
+        for old, new in self.rewrites:
+            text = text.replace(old, new)
+        return text
+
+
+def documents() -> list[Path]:
+    """README.md and every docs/*.md, in the order the docs test runs them."""
+    return [REPO / "README.md"] + sorted((REPO / "docs").glob("*.md"))
+
+
+def parse_marker(block: Block) -> Block:
+    """Fill ``block``'s mode, reason, bounds and rewrites from its marker; ``problem`` says
+    what is wrong with a missing or malformed one."""
+    if block.marker is None:
+        block.problem = ("no <!-- docs-test: run --> or <!-- docs-test: skip (reason) --> marker "
+                         "before the block")
+        return block
+    text = block.marker
+    if text.startswith("skip"):
+        block.mode = "skip"
+        m = re.match(r"skip\s*\((.+)\)\s*$", text, re.S)
+        if not m or not m.group(1).strip():
+            block.problem = "a skip marker needs its reason in parentheses"
+        block.reason = m.group(1).strip() if m else ""
+        return block
+    if not re.match(r"run\b", text):
+        block.problem = f"unknown docs-test marker {text!r} (run or skip)"
+        return block
+    block.mode = "run"
+    if m := re.search(r"\btimeout (\d+)", text):
+        block.timeout_s = int(m.group(1))
+    if m := re.search(r"\bexit (\d+)", text):
+        block.exit_status = int(m.group(1))
+    block.rewrites = [(a, b) for a, b in _REPLACE.findall(text)] + [(a, "") for a in _DROP.findall(text)]
+    missing = [old for old, _ in block.rewrites if old not in block.text]
+    if len(block.rewrites) != len(re.findall(r"\b(?:replace|drop)\b", text)):
+        block.problem = "a replace or drop the marker names is not of the form replace `A` with `B` / drop `A`"
+    elif missing:
+        block.problem = f"the marker rewrites text the block does not contain: {missing}"
+    return block
+
+
+def blocks_of(path: Path, text: str | None = None) -> list[Block]:
+    """Every shell block of the Markdown file ``path`` (or of ``text``), with its marker parsed."""
+    lines = (path.read_text() if text is None else text).splitlines()
+    name = str(path.relative_to(REPO)) if path.is_absolute() and REPO in path.parents else str(path)
+    found, i = [], 0
+    while i < len(lines):
+        m = _FENCE.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        fence, tag = m.group(1), m.group(2).lower()
+        end = i + 1
+        while end < len(lines) and not lines[end].startswith(fence):
+            end += 1
+        if tag in SHELL_TAGS:
+            found.append(parse_marker(Block(name, i + 1, tag, "\n".join(lines[i + 1:end]) + "\n",
+                                            _marker_before(lines, i))))
+        i = end + 1
+    return found
+
+
+def _marker_before(lines: list[str], index: int) -> str | None:
+    """The docs-test marker ending on the last non-blank line before ``lines[index]``."""
+    j = index - 1
+    while j >= 0 and not lines[j].strip():
+        j -= 1
+    if j < 0 or not lines[j].rstrip().endswith("-->"):
+        return None
+    start = j
+    while start >= 0 and "<!--" not in lines[start]:
+        start -= 1
+    m = _MARKER.search("\n".join(lines[max(start, 0):j + 1]))
+    return m.group(1) if m else None

@@ -1,0 +1,222 @@
+"""The documented commands work: every shell block of README.md and docs/*.md is either run here
+or excluded with its reason in the doc (tests/docs_blocks.py describes the markers).
+
+Runnable blocks run in document order, one fresh workspace per document: a copy of the
+checkout's tracked files (as a fresh clone), HOME an empty directory inside it, the project's
+virtualenv as the clone's ``.venv`` with its ``bin`` on PATH, no GDPO_*/DATABASE_* variables.
+As root (CI) the blocks run as the unprivileged user ``nobody`` in a network namespace that has
+only the loopback interface, so a path under /opt or /var that a doc relies on, or a command that
+needs the network, fails here as it would for a user. The checkout's interpreter may sit under
+root's closed home (pyenv): the workspace's virtualenv is then made from a system python3 of the
+same version, with the project's installed packages added to its path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.docs_blocks import REPO, Block, blocks_of, documents
+
+UNPRIVILEGED = "nobody"
+TOTAL_BUDGET_S = 120
+_spent = {"s": 0.0}
+
+
+def _all_blocks() -> list[Block]:
+    return [b for doc in documents() for b in blocks_of(doc)]
+
+
+def _runnable_docs() -> list[str]:
+    return sorted({b.doc for b in _all_blocks() if b.mode == "run"},
+                  key=lambda d: [str(p.relative_to(REPO)) for p in documents()].index(d))
+
+
+def test_every_shell_block_is_decided():
+    """A shell block with no marker (or a malformed one) fails: a new doc is decided on."""
+    problems = [f"{b.where}: {b.problem}" for b in _all_blocks() if b.problem]
+    assert not problems, "\n".join(problems)
+
+
+def test_a_block_without_a_marker_is_reported():
+    text = "intro\n\n```bash\ngdpo db status\n```\n\n<!-- docs-test: skip -->\n```sh\nls\n```\n"
+    found = blocks_of(Path("EXAMPLE.md"), text)
+    assert [bool(b.problem) for b in found] == [True, True]   # no marker; skip without a reason
+
+
+def test_markers_are_parsed():
+    text = ("<!-- docs-test: run; timeout 30; exit 1; replace `--speed 60` with `--speed 720` (faster);\n"
+            "     drop `sudo ` (no root) -->\n\n```bash\nsudo gdpo run --speed 60\n```\n")
+    (block,) = blocks_of(Path("EXAMPLE.md"), text)
+    assert (block.mode, block.timeout_s, block.exit_status, block.problem) == ("run", 30, 1, "")
+    assert block.script() == "gdpo run --speed 720\n"
+
+
+# ----------------------------------------------------------------------------- the workspace
+
+def _as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _user_ids() -> tuple[int, int]:
+    import pwd
+
+    entry = pwd.getpwnam(UNPRIVILEGED)
+    return entry.pw_uid, entry.pw_gid
+
+
+def _copy_checkout(dest: Path) -> None:
+    """The tracked files of the checkout (what a clone holds), else the tree without build output."""
+    listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z"], capture_output=True)
+    if listed.returncode == 0 and listed.stdout:
+        for name in listed.stdout.decode().split("\0"):
+            src = REPO / name
+            if name and src.is_file():
+                (dest / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dest / name)
+        return
+    shutil.copytree(REPO, dest, dirs_exist_ok=True, symlinks=True,
+                    ignore=shutil.ignore_patterns(".git", ".venv", ".tsdb", "build", "*.egg-info",
+                                                  "__pycache__", ".pytest_cache"))
+
+
+def _user_python() -> str | None:
+    """A python3 of this interpreter's version that the unprivileged user can run."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for directory in ("/usr/bin", "/usr/local/bin", "/bin"):
+        candidate = Path(directory) / version
+        if candidate.exists():
+            probe = _as_user(["/usr/bin/env", "-i", str(candidate), "-c", "import sys"])
+            if probe.returncode == 0:
+                return str(candidate)
+    return None
+
+
+def _as_user(argv: list[str]) -> subprocess.CompletedProcess:
+    """Run ``argv`` as the unprivileged user (root only)."""
+    uid, gid = _user_ids()
+    return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *argv],
+                          capture_output=True, text=True, timeout=30)
+
+
+def _make_venv(workspace: Path) -> Path:
+    """A virtualenv the block user can run, with the project's packages; returns its directory."""
+    if not _as_root():
+        return Path(sys.prefix)
+    probe = _as_user(["/usr/bin/env", "-i", sys.executable, "-c", "import gdpo"])
+    if probe.returncode == 0:
+        return Path(sys.prefix)
+    python = _user_python()
+    if python is None:
+        pytest.fail(f"{UNPRIVILEGED} cannot run {sys.executable} and no system python"
+                    f"{sys.version_info.major}.{sys.version_info.minor} was found")
+    venv = workspace / "venv"
+    subprocess.run([python, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+    purelib = subprocess.run([str(venv / "bin" / "python"), "-c",
+                              "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    project = [p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix)]
+    Path(purelib, "gdpo-project.pth").write_text(
+        "".join(f"import site; site.addsitedir({p!r})\n" for p in project))
+    for script in (Path(sys.prefix) / "bin").iterdir():
+        first = script.read_bytes()[:200].split(b"\n", 1)[0] if script.is_file() else b""
+        if first.startswith(b"#!") and b"python" in first and not (venv / "bin" / script.name).exists():
+            body = script.read_text().split("\n", 1)[1]
+            (venv / "bin" / script.name).write_text(f"#!{venv}/bin/python\n{body}")
+            (venv / "bin" / script.name).chmod(0o755)
+    return venv
+
+
+@pytest.fixture(scope="module")
+def workspaces():
+    """Makes one workspace per document; removes them all at the end."""
+    made: list[Path] = []
+
+    def make(doc: str) -> dict:
+        root = Path(tempfile.mkdtemp(prefix="gdpo-docs-", dir="/tmp"))
+        made.append(root)
+        root.chmod(0o755)
+        clone = root / "goodwe-dynamic-price-optimiser"
+        clone.mkdir()
+        _copy_checkout(clone)
+        venv = _make_venv(root)
+        (clone / ".venv").symlink_to(venv)
+        home = root / "home"
+        home.mkdir(mode=0o700)
+        if _as_root():
+            uid, gid = _user_ids()
+            for path in [clone, home, *clone.rglob("*"), *home.rglob("*")]:
+                os.lchown(path, uid, gid)
+        env = {"HOME": str(home), "PATH": f"{venv}/bin:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+               "USER": UNPRIVILEGED if _as_root() else os.environ.get("USER", "user"),
+               "TZ": os.environ.get("TZ", "Europe/Warsaw"), "TERM": "dumb"}
+        return {"root": root, "clone": clone, "home": home, "env": env}
+
+    yield make
+    for root in made:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _command(script: Path, env: dict) -> list[str]:
+    argv = ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in env.items()), "bash", "-eo", "pipefail", str(script)]
+    if not _as_root():
+        return argv
+    uid, gid = _user_ids()
+    argv = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *argv]
+    if shutil.which("unshare") and shutil.which("ip"):
+        # only the loopback interface: a command that reaches beyond this machine fails
+        argv = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *argv]
+    return argv
+
+
+def run_block(block: Block, ws: dict) -> subprocess.CompletedProcess:
+    """Run ``block`` (rewritten by its marker) in the workspace ``ws``, bounded by its timeout."""
+    legacy = ws["clone"] / "tests" / "migrate" / "legacy_samples" / "tree"
+    text = block.script().replace("{legacy}", str(legacy))
+    script = ws["root"] / f"block-{block.line}.sh"
+    script.write_text(f"cd {ws['clone']}\n{text}")
+    script.chmod(0o644)
+    proc = subprocess.Popen(_command(script, ws["env"]), cwd=ws["clone"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=block.timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"{block.where}: still running after {block.timeout_s} s\n{text}\n"
+                    f"--- stdout\n{out[-3000:]}\n--- stderr\n{err[-3000:]}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@pytest.mark.parametrize("doc", _runnable_docs())
+def test_the_runnable_blocks_of_a_document_run(doc, workspaces):
+    """Each runnable block of ``doc``, in order, exits with its documented status."""
+    ws = workspaces(doc)
+    started = time.monotonic()
+    for block in [b for b in _all_blocks() if b.doc == doc and b.mode == "run"]:
+        done = run_block(block, ws)
+        assert done.returncode == block.exit_status, (
+            f"{block.where}: exit {done.returncode}, documented {block.exit_status}, as "
+            f"{ws['env']['USER']} with HOME={ws['home']}\n{block.script()}\n"
+            f"--- stdout\n{done.stdout[-3000:]}\n--- stderr\n{done.stderr[-3000:]}")
+    _spent["s"] += time.monotonic() - started
+    assert _spent["s"] < TOTAL_BUDGET_S, f"the docs test took {_spent['s']:.0f} s (budget {TOTAL_BUDGET_S} s)"
+
+
+def test_a_block_that_needs_a_system_path_fails(workspaces):
+    """The runner can fail: writing the database under /opt (not the user's) is refused."""
+    if not _as_root():
+        pytest.skip("as an ordinary user /opt may be writable only in odd setups; the root run checks it")
+    text = ("<!-- docs-test: run -->\n```bash\n"
+            "DATABASE_PATH=/opt/goodwe-dynamic-price-optimiser/data/goodwe_energy.db gdpo db init\n```\n")
+    (block,) = blocks_of(Path("EXAMPLE.md"), text)
+    done = run_block(block, workspaces("EXAMPLE.md"))
+    assert done.returncode != 0 and "DATABASE_PATH" in done.stderr + done.stdout
