@@ -11,8 +11,8 @@ between allowed) by an HTML comment that says what the docs test does with it::
 ``skip`` needs a reason in parentheses. ``run`` may bound the block (``timeout N`` seconds,
 default 60), expect another exit status (``exit N``), and rewrite its text before running it:
 ``replace `A` with `B``` and ``drop `A``` (each ``A`` must occur in the block), a reason in
-parentheses after each. ``{legacy}`` in a replacement stands for a copy of the legacy sample
-tree (tests/migrate/legacy_samples/tree) inside the workspace.
+parentheses after each. ``{legacy}`` in a replacement stands for an old system's tree: a copy of
+tests/migrate/legacy_samples/tree without the files it damages on purpose.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ class Block:
     def script(self) -> str:
         """The block's text with the marker's rewrites applied."""
         text = self.text
+        if self.tag == "console":  # commands are the lines after a "$ " prompt, the rest is output
+            text = "".join(line[2:] + "\n" for line in text.splitlines() if line.startswith("$ "))
         for old, new in self.rewrites:
             text = text.replace(old, new)
         return text

@@ -13,7 +13,9 @@ same version, with the project's installed packages added to its path.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -135,6 +137,16 @@ def _make_venv(workspace: Path) -> Path:
     return venv
 
 
+def _old_system(dest: Path) -> Path:
+    """A legacy tree for the migration steps: the sample tree without the files it damages on
+    purpose (those are the migration tests' business), so that every documented step exits 0."""
+    samples = REPO / "tests" / "migrate" / "legacy_samples"
+    shutil.copytree(samples / "tree", dest)
+    for name in json.loads((samples / "manifest.json").read_text())["quarantined_files"]:
+        (dest / name).unlink()
+    return dest
+
+
 @pytest.fixture(scope="module")
 def workspaces():
     """Makes one workspace per document; removes them all at the end."""
@@ -151,14 +163,15 @@ def workspaces():
         (clone / ".venv").symlink_to(venv)
         home = root / "home"
         home.mkdir(mode=0o700)
+        legacy = _old_system(root / "old-system")
         if _as_root():
             uid, gid = _user_ids()
-            for path in [clone, home, *clone.rglob("*"), *home.rglob("*")]:
+            for path in [clone, home, legacy, *clone.rglob("*"), *home.rglob("*"), *legacy.rglob("*")]:
                 os.lchown(path, uid, gid)
         env = {"HOME": str(home), "PATH": f"{venv}/bin:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
                "USER": UNPRIVILEGED if _as_root() else os.environ.get("USER", "user"),
                "TZ": os.environ.get("TZ", "Europe/Warsaw"), "TERM": "dumb"}
-        return {"root": root, "clone": clone, "home": home, "env": env}
+        return {"root": root, "clone": clone, "home": home, "legacy": legacy, "env": env}
 
     yield make
     for root in made:
@@ -179,10 +192,10 @@ def _command(script: Path, env: dict) -> list[str]:
 
 def run_block(block: Block, ws: dict) -> subprocess.CompletedProcess:
     """Run ``block`` (rewritten by its marker) in the workspace ``ws``, bounded by its timeout."""
-    legacy = ws["clone"] / "tests" / "migrate" / "legacy_samples" / "tree"
-    text = block.script().replace("{legacy}", str(legacy))
+    text = block.script().replace("{legacy}", str(ws["legacy"]))
     script = ws["root"] / f"block-{block.line}.sh"
-    script.write_text(f"cd {ws['clone']}\n{text}")
+    # the first failing command names its line (of the block) on stderr
+    script.write_text(f"cd {ws['clone']}\ntrap 'echo \"docs-test: line $((LINENO - 2)) exited $?\" >&2' ERR\n{text}")
     script.chmod(0o644)
     proc = subprocess.Popen(_command(script, ws["env"]), cwd=ws["clone"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -196,6 +209,14 @@ def run_block(block: Block, ws: dict) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
+def _last_command_line(script: str) -> int:
+    """The 1-based line of ``script`` where its last command starts (continuations joined)."""
+    lines = script.splitlines()
+    starts = [i + 1 for i, line in enumerate(lines)
+              if line.strip() and not line.lstrip().startswith("#") and not (i and lines[i - 1].rstrip().endswith("\\"))]
+    return starts[-1] if starts else 0
+
+
 @pytest.mark.parametrize("doc", _runnable_docs())
 def test_the_runnable_blocks_of_a_document_run(doc, workspaces):
     """Each runnable block of ``doc``, in order, exits with its documented status."""
@@ -203,6 +224,12 @@ def test_the_runnable_blocks_of_a_document_run(doc, workspaces):
     started = time.monotonic()
     for block in [b for b in _all_blocks() if b.doc == doc and b.mode == "run"]:
         done = run_block(block, ws)
+        failed = re.findall(r"^docs-test: line (\d+) exited", done.stderr, re.M)
+        if block.exit_status:
+            # only the block's last command may end with the documented status
+            assert failed and int(failed[-1]) == _last_command_line(block.script()), (
+                f"{block.where}: a command before the last one failed (line {failed[:1]} of the block)\n"
+                f"{block.script()}\n--- stderr\n{done.stderr[-3000:]}")
         assert done.returncode == block.exit_status, (
             f"{block.where}: exit {done.returncode}, documented {block.exit_status}, as "
             f"{ws['env']['USER']} with HOME={ws['home']}\n{block.script()}\n"
