@@ -11,7 +11,12 @@ between allowed) by an HTML comment that says what the docs test does with it::
 ``skip`` needs a reason in parentheses. ``run`` may bound the block (``timeout N`` seconds,
 default 60), expect another exit status (``exit N``), and rewrite its text before running it:
 ``replace `A` with `B``` and ``drop `A``` (each ``A`` must occur in the block), a reason in
-parentheses after each. ``{legacy}`` in a replacement stands for an old system's tree: a copy of
+parentheses after each. A long-running block (``gdpo web``, ``gdpo run`` without an end) is
+either bounded by a replacement (``--duration``) or marked ``start; check `CMD```: it is started
+in the background, ``CMD`` is retried until it exits 0 (within the timeout), then the block is
+stopped with SIGTERM and must be gone within 10 s::
+
+    <!-- docs-test: run; timeout 30; start; check `curl -fsS http://127.0.0.1:8080/health` --> ``{legacy}`` in a replacement stands for an old system's tree: a copy of
 tests/migrate/legacy_samples/tree without the files it damages on purpose.
 """
 
@@ -45,6 +50,7 @@ class Block:
     timeout_s: int = DEFAULT_TIMEOUT_S
     exit_status: int = 0
     rewrites: list[tuple[str, str]] = field(default_factory=list)
+    check: str | None = None
     problem: str = ""
 
     @property
@@ -90,6 +96,11 @@ def parse_marker(block: Block) -> Block:
         block.timeout_s = int(m.group(1))
     if m := re.search(r"\bexit (\d+)", text):
         block.exit_status = int(m.group(1))
+    if re.search(r";\s*start\b", text):
+        m = re.search(r"\bcheck\s+`([^`]+)`", text)
+        if not m:
+            block.problem = "a start marker needs check `CMD`: the command that shows the started block works"
+        block.check = m.group(1) if m else "false"
     block.rewrites = [(a, b) for a, b in _REPLACE.findall(text)] + [(a, "") for a in _DROP.findall(text)]
     missing = [old for old, _ in block.rewrites if old not in block.text]
     if len(block.rewrites) != len(re.findall(r"\b(?:replace|drop)\b", text)):
@@ -113,11 +124,25 @@ def blocks_of(path: Path, text: str | None = None) -> list[Block]:
         end = i + 1
         while end < len(lines) and not lines[end].startswith(fence):
             end += 1
+        body = "\n".join(lines[i + 1:end]) + "\n"
         if tag in SHELL_TAGS:
-            found.append(parse_marker(Block(name, i + 1, tag, "\n".join(lines[i + 1:end]) + "\n",
-                                            _marker_before(lines, i))))
+            found.append(parse_marker(Block(name, i + 1, tag, body, _marker_before(lines, i))))
+        elif not tag and _looks_like_commands(body):
+            found.append(Block(name, i + 1, tag, body, None,
+                               problem="an untagged block of commands: tag it bash (and mark it) or text"))
         i = end + 1
     return found
+
+
+_COMMAND_WORDS = ("gdpo ", "sudo ", "docker ", "python", "pip ", ".venv/", "scripts/", "git ", "cd ", "export ")
+
+
+def _looks_like_commands(body: str) -> bool:
+    """True for an untagged block whose lines are all commands (not a synopsis with [options]
+    or {choices}, not output)."""
+    lines = [line for line in body.splitlines() if line.strip()]
+    return bool(lines) and all(line.startswith(_COMMAND_WORDS) and not re.search(r"[\[{]|\w\|\w", line)
+                               for line in lines)
 
 
 def _marker_before(lines: list[str], index: int) -> str | None:

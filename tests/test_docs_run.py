@@ -49,9 +49,11 @@ def test_every_shell_block_is_decided():
 
 
 def test_a_block_without_a_marker_is_reported():
-    text = "intro\n\n```bash\ngdpo db status\n```\n\n<!-- docs-test: skip -->\n```sh\nls\n```\n"
+    text = ("intro\n\n```bash\ngdpo db status\n```\n\n<!-- docs-test: skip -->\n```sh\nls\n```\n\n"
+            "```\ngdpo history decisions --simulated\n```\n\n```\ngdpo plan [--at T]\n```\n")
     found = blocks_of(Path("EXAMPLE.md"), text)
-    assert [bool(b.problem) for b in found] == [True, True]   # no marker; skip without a reason
+    # no marker; skip without a reason; untagged commands (a synopsis is not a command)
+    assert [bool(b.problem) for b in found] == [True, True, True]
 
 
 def test_markers_are_parsed():
@@ -197,16 +199,45 @@ def run_block(block: Block, ws: dict) -> subprocess.CompletedProcess:
     # the first failing command names its line (of the block) on stderr
     script.write_text(f"cd {ws['clone']}\ntrap 'echo \"docs-test: line $((LINENO - 2)) exited $?\" >&2' ERR\n{text}")
     script.chmod(0o644)
+    limit_s = block.timeout_s
+    if block.check is not None:
+        script = _start_check_stop(block, script)
+        limit_s += 15
     proc = subprocess.Popen(_command(script, ws["env"]), cwd=ws["clone"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        out, err = proc.communicate(timeout=block.timeout_s)
+        out, err = proc.communicate(timeout=limit_s)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
         pytest.fail(f"{block.where}: still running after {block.timeout_s} s\n{text}\n"
                     f"--- stdout\n{out[-3000:]}\n--- stderr\n{err[-3000:]}")
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _start_check_stop(block: Block, script: Path) -> Path:
+    """A wrapper that starts the long-running ``script`` in the background, runs the marker's
+    check until it passes (within the block's timeout), then stops the block with SIGTERM and
+    requires it gone within 10 s. Its status: 0 when the check passed and the block stopped."""
+    wrapper = script.with_name(script.stem + "-start.sh")
+    wrapper.write_text(f"""set -m
+bash -eo pipefail {script} &
+pid=$!
+ok=
+for _ in $(seq 1 {block.timeout_s * 2}); do
+  if {block.check} >/dev/null 2>&1; then ok=1; break; fi
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.5
+done
+kill -TERM -- "-$pid" 2>/dev/null || true
+for _ in $(seq 1 40); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.25; done
+if kill -0 -- "-$pid" 2>/dev/null; then
+  echo "docs-test: the block still runs 10 s after SIGTERM" >&2; kill -KILL -- "-$pid"; exit 1
+fi
+[ -n "$ok" ] || {{ echo "docs-test: the check never passed: {block.check}" >&2; exit 1; }}
+""")
+    wrapper.chmod(0o644)
+    return wrapper
 
 
 def _last_command_line(script: str) -> int:
@@ -236,6 +267,21 @@ def test_the_runnable_blocks_of_a_document_run(doc, workspaces):
             f"--- stdout\n{done.stdout[-3000:]}\n--- stderr\n{done.stderr[-3000:]}")
     _spent["s"] += time.monotonic() - started
     assert _spent["s"] < TOTAL_BUDGET_S, f"the docs test took {_spent['s']:.0f} s (budget {TOTAL_BUDGET_S} s)"
+
+
+def test_a_long_running_block_is_started_checked_and_stopped(workspaces):
+    """``start; check `CMD``` runs a server block, checks it answers, stops it; a check that
+    never passes fails the block."""
+    url = "http://127.0.0.1:18931/health"
+    text = (f"<!-- docs-test: run; timeout 30; start; check `curl -fsS {url}` -->\n```bash\n"
+            "gdpo db init\ngdpo web --port 18931\n```\n\n"
+            "<!-- docs-test: run; timeout 2; start; check `false` -->\n```bash\nsleep 60\n```\n")
+    answers, never = blocks_of(Path("EXAMPLE.md"), text)
+    ws = workspaces("EXAMPLE.md")
+    done = run_block(answers, ws)
+    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_block(never, ws)
+    assert done.returncode == 1 and "the check never passed" in done.stderr
 
 
 def test_a_block_that_needs_a_system_path_fails(workspaces):
