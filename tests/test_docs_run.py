@@ -111,8 +111,19 @@ def _as_user(argv: list[str]) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=30)
 
 
+_VENVS: dict[str, Path] = {}
+
+
 def _make_venv(workspace: Path) -> Path:
-    """A virtualenv the block user can run, with the project's packages; returns its directory."""
+    """A virtualenv the block user can run, with the project's packages; returns its directory
+    (made once per test module, in the first workspace)."""
+    if "venv" not in _VENVS:
+        _VENVS["venv"] = _build_venv(workspace)
+    return _VENVS["venv"]
+
+
+def _build_venv(workspace: Path) -> Path:
+    """The checkout's virtualenv when the block user can run it, else one made in ``workspace``."""
     if not _as_root():
         return Path(sys.prefix)
     probe = _as_user(["/usr/bin/env", "-i", sys.executable, "-c", "import gdpo"])
@@ -178,6 +189,7 @@ def workspaces():
     yield make
     for root in made:
         shutil.rmtree(root, ignore_errors=True)
+    _VENVS.clear()
 
 
 def _command(script: Path, env: dict) -> list[str]:
@@ -248,6 +260,7 @@ def _last_command_line(script: str) -> int:
     return starts[-1] if starts else 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("doc", _runnable_docs())
 def test_the_runnable_blocks_of_a_document_run(doc, workspaces):
     """Each runnable block of ``doc``, in order, exits with its documented status."""
