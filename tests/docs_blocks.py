@@ -78,7 +78,7 @@ def parse_marker(block: Block) -> Block:
     what is wrong with a missing or malformed one."""
     if block.marker is None:
         block.problem = ("no <!-- docs-test: run --> or <!-- docs-test: skip (reason) --> marker "
-                         "before the block")
+                         "before the block (the markers: tests/docs_blocks.py)")
         return block
     text = block.marker
     if text.startswith("skip"):

@@ -111,7 +111,7 @@ def _as_user(argv: list[str]) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=30)
 
 
-_VENVS: dict[str, Path] = {}
+_VENVS: dict = {}   # the block user's virtualenv, whether a loopback-only namespace works
 
 
 def _make_venv(workspace: Path) -> Path:
@@ -198,10 +198,19 @@ def _command(script: Path, env: dict) -> list[str]:
         return argv
     uid, gid = _user_ids()
     argv = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *argv]
-    if shutil.which("unshare") and shutil.which("ip"):
+    if _loopback_only_namespace():
         # only the loopback interface: a command that reaches beyond this machine fails
         argv = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *argv]
     return argv
+
+
+def _loopback_only_namespace() -> bool:
+    """True when a network namespace with only the loopback interface can be made here."""
+    if "netns" not in _VENVS:
+        ok = bool(shutil.which("unshare") and shutil.which("ip")) and subprocess.run(
+            ["unshare", "--net", "ip", "link", "set", "lo", "up"], capture_output=True).returncode == 0
+        _VENVS["netns"] = ok
+    return bool(_VENVS["netns"])
 
 
 def run_block(block: Block, ws: dict) -> subprocess.CompletedProcess:
@@ -306,3 +315,14 @@ def test_a_block_that_needs_a_system_path_fails(workspaces):
     (block,) = blocks_of(Path("EXAMPLE.md"), text)
     done = run_block(block, workspaces("EXAMPLE.md"))
     assert done.returncode != 0 and "DATABASE_PATH" in done.stderr + done.stdout
+
+
+def test_a_block_reaches_only_loopback(workspaces):
+    """As root the blocks run where only the loopback interface exists: no address beyond it."""
+    if not (_as_root() and _loopback_only_namespace()):
+        pytest.skip("needs root and a network namespace (unshare --net)")
+    text = ("<!-- docs-test: run -->\n```bash\n"
+            "python3 -c \"import socket; socket.create_connection(('192.0.2.1', 9), timeout=2)\"\n```\n")
+    (block,) = blocks_of(Path("EXAMPLE.md"), text)
+    done = run_block(block, workspaces("EXAMPLE.md"))
+    assert done.returncode != 0 and "unreachable" in done.stderr, done.stderr[-2000:]
