@@ -28,6 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHELL_TAGS = ("sh", "bash", "shell", "console")
+CONFIG_TAGS = ("yaml", "yml")
 DEFAULT_TIMEOUT_S = 60
 
 _FENCE = re.compile(r"^(```+|~~~+)\s*([\w+-]*)")
@@ -110,8 +111,9 @@ def parse_marker(block: Block) -> Block:
     return block
 
 
-def blocks_of(path: Path, text: str | None = None) -> list[Block]:
-    """Every shell block of the Markdown file ``path`` (or of ``text``), with its marker parsed."""
+def blocks_of(path: Path, text: str | None = None, with_config: bool = False) -> list[Block]:
+    """Every shell block of the Markdown file ``path`` (or of ``text``), with its marker parsed;
+    with ``with_config`` also the YAML blocks (config snippets), their marker unparsed."""
     lines = (path.read_text() if text is None else text).splitlines()
     name = str(path.relative_to(REPO)) if path.is_absolute() and REPO in path.parents else str(path)
     found, i = [], 0
@@ -127,6 +129,8 @@ def blocks_of(path: Path, text: str | None = None) -> list[Block]:
         body = "\n".join(lines[i + 1:end]) + "\n"
         if tag in SHELL_TAGS:
             found.append(parse_marker(Block(name, i + 1, tag, body, _marker_before(lines, i))))
+        elif tag in CONFIG_TAGS and with_config:
+            found.append(Block(name, i + 1, tag, body, _marker_before(lines, i)))
         elif not tag and _looks_like_commands(body):
             found.append(Block(name, i + 1, tag, body, None,
                                problem="an untagged block of commands: tag it bash (and mark it) or text"))

@@ -64,6 +64,24 @@ def test_markers_are_parsed():
     assert block.script() == "gdpo run --speed 720\n"
 
 
+def _config_blocks() -> list[Block]:
+    return [b for doc in documents() for b in blocks_of(doc, with_config=True) if b.tag in ("yaml", "yml")]
+
+
+@pytest.mark.parametrize("block", _config_blocks(), ids=lambda b: b.where)
+def test_a_documented_config_snippet_passes_config_check(block, tmp_path):
+    """Each YAML block of the docs, saved as a config file, passes ``gdpo config check`` (a
+    snippet that is not gdpo's config says so: <!-- docs-test: skip (reason) -->)."""
+    if block.marker and block.marker.startswith("skip"):
+        pytest.skip(block.marker)
+    config = tmp_path / "config.yaml"
+    config.write_text(block.text)
+    env = {"HOME": str(tmp_path), "PATH": f"{sys.prefix}/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+    done = subprocess.run([f"{sys.prefix}/bin/gdpo", "config", "check", str(config)], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, f"{block.where}:\n{block.text}\n{done.stderr[-3000:]}"
+
+
 # ----------------------------------------------------------------------------- the workspace
 
 def _as_root() -> bool:
