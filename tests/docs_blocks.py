@@ -16,7 +16,12 @@ either bounded by a replacement (``--duration``) or marked ``start; check `CMD``
 in the background, ``CMD`` is retried until it exits 0 (within the timeout), then the block is
 stopped with SIGTERM and must be gone within 10 s::
 
-    <!-- docs-test: run; timeout 30; start; check `curl -fsS http://127.0.0.1:8080/health` --> ``{legacy}`` in a replacement stands for an old system's tree: a copy of
+    <!-- docs-test: run; timeout 30; start; check `curl -fsS http://127.0.0.1:8080/health` -->
+
+``env NAME`` passes the test's environment variable NAME into the block (e.g. ``env
+TIMESCALEDB_TEST_DSN``, the throwaway server); without it the block is skipped (under
+``CI=true``: fails). Such a block runs outside the loopback-only network namespace, since the
+server listens on the host's loopback, but still as the unprivileged user. ``{legacy}`` in a replacement stands for an old system's tree: a copy of
 tests/migrate/legacy_samples/tree without the files it damages on purpose.
 """
 
@@ -52,6 +57,7 @@ class Block:
     exit_status: int = 0
     rewrites: list[tuple[str, str]] = field(default_factory=list)
     check: str | None = None
+    needs_env: list[str] = field(default_factory=list)
     problem: str = ""
 
     @property
@@ -97,6 +103,7 @@ def parse_marker(block: Block) -> Block:
         block.timeout_s = int(m.group(1))
     if m := re.search(r"\bexit (\d+)", text):
         block.exit_status = int(m.group(1))
+    block.needs_env = re.findall(r";\s*env\s+([A-Z_][A-Z0-9_]*)", text)
     if re.search(r";\s*start\b", text):
         m = re.search(r"\bcheck\s+`([^`]+)`", text)
         if not m:
