@@ -210,8 +210,9 @@ install -d -m 0755 "$APP_DIR/docs"
 # ----------------------------------------------------------------------------- 4. config
 render_paths() {
   # The shipped files name /opt/goodwe-dynamic-price-optimiser and the user gdpo: point them at
-  # this installation.
-  sed -e "s|$DEFAULT_APP_DIR|$APP_DIR|g" "$1"
+  # this installation. The shipped config leaves the database path out (a clone then works for
+  # any user); the installed one names the installation's file.
+  sed -e "s|^    # path: $DEFAULT_APP_DIR/data/|    path: $DEFAULT_APP_DIR/data/|" -e "s|$DEFAULT_APP_DIR|$APP_DIR|g" "$1"
 }
 new_config=$(mktemp)
 trap 'rm -f "$new_config"' EXIT

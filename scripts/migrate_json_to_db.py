@@ -13,7 +13,7 @@ from pathlib import Path
 def _interpreter_with_gdpo() -> str | None:
     """The Python of gdpo's virtualenv (the checkout's ``.venv``, or the installed one)."""
     here = Path(__file__).resolve().parent.parent
-    for venv in (here / ".venv", Path("/opt/goodwe-dynamic-price-optimiser/.venv")):
+    for venv in (here / ".venv", Path("/opt/goodwe-dynamic-price-optimiser/venv")):
         python = venv / "bin" / "python"
         if python.is_file() and os.access(python, os.X_OK) and Path(sys.executable).resolve() != python.resolve():
             return str(python)
@@ -28,7 +28,7 @@ except ModuleNotFoundError as exc:  # run with a Python that lacks gdpo: use the
     python = _interpreter_with_gdpo()
     if python is None:
         sys.exit("migrate_json_to_db.py: gdpo is not installed for this Python and no virtualenv was found "
-                 "(.venv beside the script, or /opt/goodwe-dynamic-price-optimiser/.venv); run it with that "
+                 "(.venv beside the script, or /opt/goodwe-dynamic-price-optimiser/venv); run it with that "
                  "virtualenv's python, or use `gdpo migrate` directly")
     os.execv(python, [python, __file__, *sys.argv[1:]])
 

@@ -60,7 +60,11 @@ def prepare_location(path: Path, file_mode: int, dir_mode: int) -> bool:
             raise _cannot(directory, f"create the database directory for {path}", exc) from None
     elif not directory.is_dir():
         raise StorageConnectionError(f"{path}: {directory} is not a directory")
-    if path.exists():
+    try:
+        exists = path.exists()
+    except OSError as exc:  # the directory exists but this user may not look into it
+        raise _cannot(path, "open the database file", exc) from None
+    if exists:
         if not path.is_file():
             raise StorageConnectionError(f"{path}: exists and is not a regular file")
         check_header(path)
