@@ -49,9 +49,9 @@ async def test_overview_shows_the_latest_reading_and_decision(client):
     reading = await client.storage.latest("energy_data")
     decision = await client.storage.latest("coordinator_decisions")
     html = (await client.get("/")).text
-    soc = re.search(r'<b id="soc">([^<]*)</b>', html).group(1)
-    assert soc == f"{num(reading.battery_soc_pct, 0)} %"
-    assert f"{num(reading.pv_power_w, 0)} W" in html
+    soc = re.search(r'<b id="soc">([^<]*) <i class="unit">%</i></b>', html).group(1)
+    assert soc == num(reading.battery_soc_pct, 0)
+    assert f'<span>PV</span><b>{num(reading.pv_power_w, 0)} <i class="unit">W</i></b>' in html
     assert reading.ts.astimezone(zone(client.app.state.ctx.tz)).strftime("%Y-%m-%d %H:%M") in html
     if decision is not None:
         assert f"action-{decision.action}" in html
