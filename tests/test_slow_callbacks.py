@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from gdpo.migrate.runner import MigrationOptions, migrate
-from gdpo.migrate.tree import LegacyTree
+from gdpo_json_legacy.tree import LegacyTree
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))

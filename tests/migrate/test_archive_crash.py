@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from gdpo.migrate import archive
-from gdpo.migrate.archive import INDEX_NAME, MOVES_LOG, archive_dir, archive_files, restore_archive
-from gdpo.migrate.tree import LegacyTree
+from gdpo_json_legacy import archive
+from gdpo_json_legacy.archive import INDEX_NAME, MOVES_LOG, archive_dir, archive_files, restore_archive
+from gdpo_json_legacy.tree import LegacyTree
 
 RUN_ID = "20251203T101500Z-crash1"
 FILES = {
@@ -106,8 +106,8 @@ def test_a_crash_before_the_index_is_written_moves_nothing(tmp_path, monkeypatch
 
 _CHILD = """
 import os, signal, sys
-from gdpo.migrate import archive
-from gdpo.migrate.tree import LegacyTree
+from gdpo_json_legacy import archive
+from gdpo_json_legacy.tree import LegacyTree
 step, root, run_id, *files = sys.argv[1:]
 def at(name):
     if name == step:

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from gdpo.migrate.legacy_read import read_legacy_bytes, read_legacy_file
+from gdpo_json_legacy.reading import read_legacy_bytes, read_legacy_file
 from gdpo.migrate.runner import MigrationOptions, migrate
 
 from tests.migrate.migrate_helpers import read_everything, values_equal

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as _dt
 import json
 
-from gdpo.migrate.legacy_read import read_legacy_bytes
-from gdpo.migrate.legacy_time import LocalClock, local_to_utc
+from gdpo_json_legacy.reading import read_legacy_bytes
+from gdpo_json_legacy.localtime import LocalClock, local_to_utc
 
 UTC = _dt.timezone.utc
 

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from gdpo.migrate.checksum import frozen, key_getter, record_digest
-from gdpo.migrate.legacy_map import energy_from_flat_row
-from gdpo.migrate.legacy_time import WARSAW, LocalClock
+from gdpo_json_legacy.mapping import energy_from_flat_row
+from gdpo_json_legacy.localtime import WARSAW, LocalClock
 from gdpo.storage import UTC, EnergyData, record_class
 from gdpo.storage.records import KIND_NAMES
 from gdpo.storage.testkit import full_record
@@ -111,7 +111,7 @@ def test_compiled_flat_mappers_match_the_generic_mapping():
     mapping's record (values, types, ambiguous-time count) or its error."""
     import random
 
-    from gdpo.migrate.legacy_map import _compile_flat_mapper, _energy_from_flat_row_generic
+    from gdpo_json_legacy.mapping import _compile_flat_mapper, _energy_from_flat_row_generic
 
     rng = random.Random(5)
     for _ in range(3000):
@@ -126,14 +126,14 @@ def test_compiled_flat_mappers_match_the_generic_mapping():
 
 
 def test_layouts_with_an_envelope_or_nested_payload_take_the_generic_path():
-    from gdpo.migrate.legacy_map import _compile_flat_mapper, _energy_from_flat_row_generic
+    from gdpo_json_legacy.mapping import _compile_flat_mapper, _energy_from_flat_row_generic
 
     assert _compile_flat_mapper(("timestamp", "pv_power", "payload")) is _energy_from_flat_row_generic
     assert _compile_flat_mapper(("pv_power",)) is _energy_from_flat_row_generic
 
 
 def test_a_number_too_large_for_a_float_quarantines_the_file(tmp_path):
-    from gdpo.migrate.legacy_read import read_legacy_file
+    from gdpo_json_legacy.reading import read_legacy_file
 
     path = tmp_path / "energy_data_2025-11-22.json"
     path.write_text('[{"timestamp": "2025-11-22T12:00:00", "pv_power": 1' + "0" * 400 + "}]")
@@ -152,7 +152,7 @@ def test_hour_cache_gives_zoneinfo_results_for_every_spelling(text):
 
 
 def test_hour_caches_stay_bounded_over_many_years():
-    from gdpo.migrate import legacy_time
+    from gdpo_json_legacy import localtime as legacy_time
 
     clock = LocalClock()
     start = _dt.datetime(2000, 1, 1, 0, 30)

@@ -12,7 +12,7 @@ The storage service's rollups are kept in ``gdpo-rollups.ndjson`` at the tree's 
 (``rollup_file.py``).
 
 Writing: each record goes to its file of the composite-era layout
-(``gdpo.migrate.legacy_write``); a file is rewritten whole with its old and new records,
+(``gdpo_json_legacy.writing``); a file is rewritten whole with its old and new records,
 atomically (temp file, fsync, rename). Unreadable files are never overwritten.
 
 What it cannot do (declared in ``capabilities``): delete records (legacy files are never
@@ -30,9 +30,6 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from gdpo.migrate.legacy_read import read_legacy_file
-from gdpo.migrate.legacy_write import atomic_write, group_by_file, render_file_read_back
-from gdpo.migrate.tree import LegacyTree
 from gdpo.storage import (
     AggregateSpec,
     Capabilities,
@@ -47,6 +44,9 @@ from gdpo.storage import (
 
 from gdpo_json_legacy import rollup_file
 from gdpo_json_legacy.catalogue import Catalogue
+from gdpo_json_legacy.reading import read_legacy_file
+from gdpo_json_legacy.tree import LegacyTree
+from gdpo_json_legacy.writing import atomic_write, group_by_file, render_file_read_back
 
 
 class JsonLegacyBackend(RollupMethods):

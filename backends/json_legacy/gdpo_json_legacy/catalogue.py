@@ -21,17 +21,18 @@ import datetime as _dt
 from collections import OrderedDict
 from typing import Iterable
 
-from gdpo.migrate.legacy_read import read_legacy_file
-from gdpo.migrate.legacy_write import is_layout_file
-from gdpo.migrate.tree import LegacyTree
 from gdpo.storage import KIND_NAMES, Record, record_class
+
+from gdpo_json_legacy.reading import read_legacy_file
+from gdpo_json_legacy.tree import LegacyTree
+from gdpo_json_legacy.writing import is_layout_file
 
 CACHED_FILES = 8  # records of the last few files read are kept (consecutive windows read the same files)
 
 
 def order_key(rel: str) -> tuple[bool, str]:
     """Where a file comes in read order (later wins): other legacy files by path, then the
-    composite-era layout files by path (as ``gdpo.migrate.legacy_write.read_order``)."""
+    composite-era layout files by path (as ``gdpo_json_legacy.writing.read_order``)."""
     return (is_layout_file(rel), rel)
 
 

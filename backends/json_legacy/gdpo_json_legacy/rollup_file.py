@@ -1,5 +1,5 @@
 """The optional rollup methods of the json_legacy backend (``capabilities.rollups``): the
-rollups live in ``gdpo-rollups.ndjson`` at the tree's root (see ``gdpo.migrate.legacy_rollups``),
+rollups live in ``gdpo-rollups.ndjson`` at the tree's root (see ``gdpo_json_legacy.rollup_ndjson``),
 read once and kept in memory while the backend is open, rewritten whole on each write."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import asyncio
 import datetime as _dt
 from typing import Any, Sequence
 
-from gdpo.migrate.legacy_rollups import read_rollup_file, write_rollup_file
 from gdpo.storage import Rollup
+
+from gdpo_json_legacy.rollup_ndjson import read_rollup_file, write_rollup_file
 
 
 async def _loaded(backend: Any) -> dict[str, dict[_dt.datetime, Rollup]]:

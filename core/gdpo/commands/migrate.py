@@ -144,7 +144,7 @@ def migrate_command(ctx, source, target, dry_run, report, archive, restore, sinc
 
 def _restore(ctx: click.Context, source: str | None, run_id: str, as_json: bool) -> None:
     from gdpo.config import ConfigError
-    from gdpo.migrate.archive import restore_archive
+    from gdpo_json_legacy.archive import restore_archive
     from gdpo.migrate.runner import _legacy_tree
     from gdpo.migrate.specs import parse_spec
 

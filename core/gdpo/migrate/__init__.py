@@ -1,9 +1,10 @@
-"""Legacy JSON import, export and the migration runner (``gdpo migrate``, ``gdpo export``).
+"""The migration runner behind ``gdpo migrate`` and ``gdpo export``: records from any backend
+spec to any other, with dry-run, validation, a report and archive/restore.
 
-* :mod:`gdpo.migrate.legacy_read` sniffs and maps every legacy file kind to records;
-* :mod:`gdpo.migrate.legacy_write` writes records back in the composite-era layout;
-* :mod:`gdpo.migrate.runner` moves records from any backend spec to any other, with
-  dry-run, validation, a report and archive/restore.
+The legacy JSON format itself (file names, layouts, mapping, local-time rules, atomic
+writing) belongs to the ``json_legacy`` backend (``gdpo_json_legacy``): its
+``reading`` module maps every legacy file kind to records, its ``writing`` module writes
+records back in the composite-era layout.
 """
 
 # records of one kind per write transaction (``--batch-size``); measured on the 30-day benchmark

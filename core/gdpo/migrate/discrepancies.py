@@ -15,8 +15,9 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from gdpo.migrate.legacy_time import utc_to_local_naive
 from gdpo.storage import Record
+
+from gdpo_json_legacy.localtime import utc_to_local_naive
 
 TOLERANCE = 1e-6
 _D2_NAME = re.compile(r"daily_stats_(\d{4})(\d{2})(\d{2})\.json$")

@@ -18,10 +18,11 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from gdpo.migrate.legacy_rollups import read_rollup_file
-from gdpo.migrate.tree import LegacyTree
 from gdpo.storage import Rollup, Storage
 from gdpo.storage.rollups import HOUR, MemoryRollupStore, base_kind, rollup_keys
+
+from gdpo_json_legacy.rollup_ndjson import read_rollup_file
+from gdpo_json_legacy.tree import LegacyTree
 
 WINDOW = _dt.timedelta(days=92)  # rollups read and compared per window (about 2,200 hours)
 

@@ -24,19 +24,21 @@ from typing import Any, TextIO
 
 from gdpo.config import ConfigError
 from gdpo.migrate import DEFAULT_BATCH_SIZE
-from gdpo.migrate.archive import archive_files
 from gdpo.migrate.checksum import combine, key_getter, record_digest
 from gdpo.migrate.discrepancies import DerivedTotals
-from gdpo.migrate.legacy_write import atomic_write
 from gdpo.migrate.progress import Progress
 from gdpo.migrate.report import exit_code_for, report_json
 from gdpo.migrate.rollup_copy import RollupCopy, RollupSource
 from gdpo.migrate.seen import DEFAULT_MAX_IN_MEMORY, SeenDigests
-from gdpo.migrate.sources import LegacySource, all_kinds, iter_storage_records, kind_bounds
+from gdpo.migrate.sources import all_kinds, iter_storage_records, kind_bounds
 from gdpo.migrate.specs import BackendSpec, parse_spec, same_location
-from gdpo.migrate.tree import LegacyTree
 from gdpo.storage import Record, Storage, local_midnight_utc, open_storage
 from gdpo.storage.records import UTC
+
+from gdpo_json_legacy.archive import archive_files
+from gdpo_json_legacy.sources import LegacySource
+from gdpo_json_legacy.tree import LegacyTree
+from gdpo_json_legacy.writing import atomic_write
 
 
 @dataclass
@@ -325,7 +327,7 @@ def _in_range(record: Record, opts: MigrationOptions) -> bool:
 
 
 def _local_date(t: _dt.datetime) -> _dt.date:
-    from gdpo.migrate.legacy_time import utc_to_local_naive
+    from gdpo_json_legacy.localtime import utc_to_local_naive
 
     return utc_to_local_naive(t).date()
 

@@ -61,7 +61,7 @@ def same_location(a: BackendSpec, b: BackendSpec) -> bool:
     if a.backend != b.backend or la is None or lb is None:
         return False
     if a.backend == "json_legacy":
-        from gdpo.migrate.tree import LegacyTree
+        from gdpo_json_legacy.tree import LegacyTree
 
         return LegacyTree.at(la).root == LegacyTree.at(lb).root
     if a.backend == "sqlite":

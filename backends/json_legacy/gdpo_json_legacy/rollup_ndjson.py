@@ -22,9 +22,10 @@ import struct
 from pathlib import Path
 from typing import Iterable
 
-from gdpo.migrate.legacy_write import atomic_write
-from gdpo.migrate.tree import LegacyTree
 from gdpo.storage import Rollup, StorageError
+
+from gdpo_json_legacy.tree import LegacyTree
+from gdpo_json_legacy.writing import atomic_write
 
 ROLLUP_FILE = "gdpo-rollups.ndjson"
 

@@ -17,9 +17,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from gdpo.migrate.legacy_map import classify_object
-from gdpo.migrate.legacy_time import LegacyTimeError, LocalClock
 from gdpo.storage import Record, StorageError
+
+from gdpo_json_legacy.localtime import LegacyTimeError, LocalClock
+from gdpo_json_legacy.mapping import classify_object
 
 BOM = b"\xef\xbb\xbf"
 _decode_json = json.JSONDecoder().decode

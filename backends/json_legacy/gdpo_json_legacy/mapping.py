@@ -4,7 +4,7 @@
 legacy kind label and either a mapper (object -> records) or the reason it is skipped.
 Mappers convert GoodWe signs (grid + export -> + import, battery + discharge -> + charging),
 turn ``"Unknown"`` into null in columns (payloads keep it verbatim), rename fields and
-convert local timestamps through a :class:`~gdpo.migrate.legacy_time.LocalClock`.
+convert local timestamps through a :class:`~gdpo_json_legacy.localtime.LocalClock`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from gdpo.migrate.exact import ENVELOPE_KEY, from_envelope
-from gdpo.migrate.legacy_time import LocalClock, parse_naive_or_aware
 from gdpo.storage import (
     BatterySellingSession,
     ChargingSession,
@@ -27,6 +25,9 @@ from gdpo.storage import (
     Record,
     SystemState,
 )
+
+from gdpo_json_legacy.exact import ENVELOPE_KEY, from_envelope
+from gdpo_json_legacy.localtime import LocalClock, parse_naive_or_aware
 
 Mapper = Callable[[Any, LocalClock], list[Record]]
 

@@ -19,7 +19,7 @@ pv_forecasts               ``out/energy_data/pv_forecast_YYYYMMDD_HHMMSS.json`` 
 Dates in names are local (Europe/Warsaw) as the legacy writers used them; timestamps inside
 are naive local time. Every file is rendered, read back through the importer and compared:
 a record that does not come back identical gets an exact ``_gdpo`` envelope beside its legacy
-keys (see :mod:`gdpo.migrate.exact`), so export and re-import are lossless.
+keys (see :mod:`gdpo_json_legacy.exact`), so export and re-import are lossless.
 """
 
 from __future__ import annotations
@@ -32,8 +32,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from gdpo.migrate.exact import ENVELOPE_KEY, envelope
-from gdpo.migrate.legacy_map import (
+from gdpo.storage import Record, StorageError
+from gdpo.storage.durable import fsync_directory
+
+from gdpo_json_legacy.exact import ENVELOPE_KEY, envelope
+from gdpo_json_legacy.localtime import local_iso, local_to_utc, utc_to_local_naive
+from gdpo_json_legacy.mapping import (
     FLAT_ENERGY_KEYS,
     PAYLOAD_KEY,
     PLAN_META_KEY,
@@ -43,11 +47,8 @@ from gdpo.migrate.legacy_map import (
     QUARTER,
     SCHEDULE_WINDOW_PREFIX,
 )
-from gdpo.migrate.legacy_read import read_legacy_bytes
-from gdpo.migrate.legacy_time import local_iso, local_to_utc, utc_to_local_naive
-from gdpo.migrate.tree import TEMP_SUFFIX
-from gdpo.storage import Record, StorageError
-from gdpo.storage.durable import fsync_directory
+from gdpo_json_legacy.reading import read_legacy_bytes
+from gdpo_json_legacy.tree import TEMP_SUFFIX
 
 GDPO_RECORDS_DIR = "out/gdpo_records"
 _LEGACY_ENERGY_KEYS = ("battery_soc", "pv_power", "grid_power", "house_consumption", "battery_power",

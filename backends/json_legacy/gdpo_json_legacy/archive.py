@@ -29,10 +29,16 @@ import re
 from pathlib import Path
 
 from gdpo.config import ConfigError
-from gdpo.migrate.legacy_write import atomic_write
-from gdpo.migrate.report import report_json
-from gdpo.migrate.tree import LegacyTree
 from gdpo.storage.durable import fsync_directory
+
+from gdpo_json_legacy.tree import LegacyTree
+from gdpo_json_legacy.writing import atomic_write
+
+
+def report_json(report: dict) -> str:
+    """The report as indented JSON text (as ``gdpo migrate --report`` writes it)."""
+    return json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n"
+
 
 INDEX_NAME = "archive_index.json"
 REPORT_NAME = "migration_report.json"
