@@ -15,6 +15,11 @@ Writing: each record goes to its file of the composite-era layout
 (``gdpo_json_legacy.writing``); a file is rewritten whole with its old and new records,
 atomically (temp file, fsync, rename). Unreadable files are never overwritten.
 
+Provenance (the optional part of ``gdpo.storage.provenance``): ``list_sources`` and
+``iter_sources`` stream the tree file by file with each file's outcome (imported, partly
+imported, skipped, quarantined and why), ``source_checks`` recomputes the legacy derived
+totals, ``archive_sources`` moves imported files to ``out/archive/<run-id>/``.
+
 What it cannot do (declared in ``capabilities``): delete records (legacy files are never
 deleted), several writers at once across processes (files are rewritten whole), and
 all-or-nothing batches across several files (each file is atomic on its own; running the
@@ -28,7 +33,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, AsyncIterator, Sequence
 
 from gdpo.storage import (
     AggregateSpec,
@@ -41,10 +46,14 @@ from gdpo.storage import (
     RollupMethods,
     reference_aggregate,
 )
+from gdpo.storage.provenance import SourceOutcome
 
 from gdpo_json_legacy import rollup_file
+from gdpo_json_legacy.archive import archive_files, restore_archive
 from gdpo_json_legacy.catalogue import Catalogue
+from gdpo_json_legacy.checks import DerivedTotals
 from gdpo_json_legacy.reading import read_legacy_file
+from gdpo_json_legacy.sources import LegacySource
 from gdpo_json_legacy.tree import LegacyTree
 from gdpo_json_legacy.writing import atomic_write, group_by_file, render_file_read_back
 
@@ -63,6 +72,7 @@ class JsonLegacyBackend(RollupMethods):
         self._catalogue: Catalogue | None = None
         self._lock = asyncio.Lock()  # one file operation at a time (the catalogue is not shared)
         self._rollups: dict | None = None  # read from the rollup file on first use
+        self._sources: LegacySource | None = None  # the file listing in read order, on first use
 
     # -- life cycle -----------------------------------------------------------------
     async def open(self) -> None:
@@ -84,6 +94,7 @@ class JsonLegacyBackend(RollupMethods):
         """Forget the catalogue (files are always complete on disk)."""
         self._catalogue = None
         self._rollups = None
+        self._sources = None
 
     def _cat(self) -> Catalogue:
         if self._catalogue is None:
@@ -176,3 +187,34 @@ class JsonLegacyBackend(RollupMethods):
     async def maintenance(self, *, vacuum: bool = False) -> dict[str, Any]:
         """Nothing to maintain in a tree of JSON files."""
         return {"vacuum": False, "detail": "nothing to do for JSON files"}
+
+    # -- provenance (the optional part of gdpo.storage.provenance) ----------------------------
+    async def list_sources(self) -> list[str]:
+        """The tree's files (relative paths) in read order; reads none of them."""
+        return (await self._source()).rel_paths
+
+    async def iter_sources(self) -> AsyncIterator[SourceOutcome]:
+        """Each file's outcome in read order, a few files at a time in a worker thread."""
+        source = await self._source()
+        async for outcome in source.outcomes():
+            yield outcome
+
+    def source_checks(self, sources: list[str]) -> DerivedTotals:
+        """The legacy derived totals (selling summaries, snapshots, collector day stats)
+        recomputed from the imported records (``gdpo_json_legacy.checks``)."""
+        return DerivedTotals(sources)
+
+    async def archive_sources(self, run_id: str, sources: list[str], report: dict[str, Any]) -> dict[str, Any]:
+        """Move the fully imported files to ``out/archive/<run_id>/`` (``gdpo_json_legacy.archive``)."""
+        return await asyncio.to_thread(archive_files, self.tree, run_id, sources, report)
+
+    async def restore_sources(self, run_id: str) -> dict[str, Any]:
+        """Move the files archived under ``run_id`` back to their places (``gdpo_json_legacy.archive``)."""
+        result = await asyncio.to_thread(restore_archive, self.tree, run_id)
+        return {**result, "root": str(self.tree.root)}
+
+    async def _source(self) -> LegacySource:
+        if self._sources is None:
+            self._cat()  # open first
+            self._sources = await asyncio.to_thread(LegacySource, self.tree)  # lists the tree
+        return self._sources

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 from gdpo.storage import Record, StorageError
+from gdpo.storage.provenance import SourceOutcome
 
 from gdpo_json_legacy.localtime import LegacyTimeError, LocalClock
 from gdpo_json_legacy.mapping import classify_object
@@ -26,24 +26,9 @@ BOM = b"\xef\xbb\xbf"
 _decode_json = json.JSONDecoder().decode
 
 
-@dataclass
-class FileOutcome:
-    """What one legacy file holds and what the import does with it."""
-
-    path: str
-    disposition: str = "import"  # import | partial | quarantine | skip
-    label: str | None = None
-    reason: str | None = None
-    records: list[Record] = field(default_factory=list)
-    bad_lines: list[dict[str, Any]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    ambiguous: list[tuple[str, bool]] = field(default_factory=list)
-    document: Any = None  # the parsed document of a skipped derived file (for discrepancies)
-
-    def quarantine(self, reason: str) -> "FileOutcome":
-        """Mark the whole file as not imported, dropping anything mapped from it."""
-        self.disposition, self.reason, self.records, self.ambiguous = "quarantine", reason, [], []
-        return self
+class FileOutcome(SourceOutcome):
+    """What one legacy file holds and what the import does with it (``path``: relative to the
+    tree's root); the provenance outcome of ``gdpo.storage.provenance``."""
 
 
 def read_legacy_file(path: str | os.PathLike, rel: str | None = None) -> FileOutcome:

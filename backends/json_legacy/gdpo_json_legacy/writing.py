@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from gdpo.storage import Record, StorageError
-from gdpo.storage.durable import fsync_directory
+from gdpo.storage.durable import atomic_write as durable_write
 
 from gdpo_json_legacy.exact import ENVELOPE_KEY, envelope
 from gdpo_json_legacy.localtime import local_iso, local_to_utc, utc_to_local_naive
@@ -340,21 +339,6 @@ def group_by_file(records: Iterable[Record]) -> dict[str, list[Record]]:
 
 
 def atomic_write(path: Path, data: bytes, *, file_mode: int = 0o600, dir_mode: int = 0o700) -> None:
-    """Write ``data`` to ``path`` atomically: a temp file in the same directory, fsync, rename,
-    fsync of the directory. Readers see the old content or the new, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=dir_mode)
-    tmp = path.with_name(path.name + TEMP_SUFFIX)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, file_mode)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    fsync_directory(path.parent)
+    """Write ``data`` to ``path`` atomically (``gdpo.storage.durable.atomic_write``), with the
+    temp-file suffix the tree listing leaves out."""
+    durable_write(path, data, file_mode=file_mode, dir_mode=dir_mode, temp_suffix=TEMP_SUFFIX)

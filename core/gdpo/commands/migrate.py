@@ -144,18 +144,30 @@ def migrate_command(ctx, source, target, dry_run, report, archive, restore, sinc
 
 def _restore(ctx: click.Context, source: str | None, run_id: str, as_json: bool) -> None:
     from gdpo.config import ConfigError
-    from gdpo_json_legacy.archive import restore_archive
-    from gdpo.migrate.runner import _legacy_tree
     from gdpo.migrate.specs import parse_spec
+    from gdpo.storage import open_storage
+    from gdpo.storage.provenance import SourceArchive
 
-    tree = _legacy_tree(parse_spec(source or "config"))
-    if tree is None:
+    spec = parse_spec(source or "config")
+    if not spec.exists():
+        raise ConfigError(f"--restore-archive: {spec.shown} does not exist (give --from json_legacy:DIR, "
+                          "the tree the files were archived from)")
+
+    async def restore() -> dict | None:
+        async with open_storage(spec.config, background=False) as storage:
+            backends = list(storage.backends.values())
+            if len(backends) != 1 or not isinstance(backends[0], SourceArchive):
+                return None
+            return await backends[0].restore_sources(run_id)
+
+    result = asyncio.run(restore())
+    if result is None:
         raise ConfigError("--restore-archive needs --from json_legacy:DIR (the tree the files were archived from)")
-    result = restore_archive(tree, run_id)
+    root = result.pop("root")
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
-        click.echo(f"restored {len(result['restored'])} files of run {run_id} to {tree.root}"
+        click.echo(f"restored {len(result['restored'])} files of run {run_id} to {root}"
                    + (f" ({len(result['in_place'])} had not moved)" if result["in_place"] else ""))
         for rel in result["conflicts"]:
             click.echo(f"CONFLICT {rel}: a file is in its place again; left in the archive")

@@ -3,8 +3,8 @@
 After retention deletes raw ``energy_data``, the hourly and daily rollups
 (``gdpo.storage.rollups``) are all that is left of those days; a migration that copied the
 record kinds only would silently shorten the history. Each store key (``energy_data``
-hourly, ``energy_data@1d`` local days) is read from the source (a Storage's rollup store,
-or a legacy tree's ``gdpo-rollups.ndjson``) in time windows, compared with the target's
+hourly, ``energy_data@1d`` local days) is read from the source Storage's rollup store (a
+backend's own, such as a legacy tree's rollup file, or the sidecar) in time windows, compared with the target's
 rollups, and what differs or is missing is written. Validation reads the target's rollups
 back and compares count and checksum with the source's; the report has a ``rollups``
 section with ``read``, ``written``, ``already_present``, ``in_target`` and ``match``.
@@ -12,7 +12,6 @@ section with ``read``, ``written``, ``already_present``, ``in_target`` and ``mat
 
 from __future__ import annotations
 
-import asyncio
 import datetime as _dt
 import hashlib
 from dataclasses import dataclass, field
@@ -20,9 +19,6 @@ from typing import Any
 
 from gdpo.storage import Rollup, Storage
 from gdpo.storage.rollups import HOUR, MemoryRollupStore, base_kind, rollup_keys
-
-from gdpo_json_legacy.rollup_ndjson import read_rollup_file
-from gdpo_json_legacy.tree import LegacyTree
 
 WINDOW = _dt.timedelta(days=92)  # rollups read and compared per window (about 2,200 hours)
 
@@ -54,30 +50,18 @@ class RollupStats:
 
 
 class RollupSource:
-    """The rollups of a migration source: a Storage, or a legacy tree's rollup file."""
+    """The rollups of a migration source Storage (its backend's own, or its sidecar store)."""
 
-    def __init__(self, storage: Storage | None = None, tree: LegacyTree | None = None):
-        self.storage, self.tree = storage, tree
-        self._file: dict | None = None
+    def __init__(self, storage: Storage):
+        self.storage = storage
 
     async def bounds(self, key: str) -> tuple[_dt.datetime, _dt.datetime] | None:
         """Start of the oldest and newest rollup under ``key``, or None."""
-        if self.storage is not None:
-            return await self.storage.rollup_store(base_kind(key)).rollup_bounds(key)
-        rows = (await self._legacy()).get(key)
-        return (min(rows), max(rows)) if rows else None
+        return await self.storage.rollup_store(base_kind(key)).rollup_bounds(key)
 
     async def read(self, key: str, start: _dt.datetime, end: _dt.datetime) -> list[Rollup]:
         """Rollups under ``key`` with ``start <= rollup.start < end``, oldest first."""
-        if self.storage is not None:
-            return await self.storage.rollup_store(base_kind(key)).read_rollups(key, start, end)
-        rows = (await self._legacy()).get(key) or {}
-        return [rows[t] for t in sorted(rows) if start <= t < end]
-
-    async def _legacy(self) -> dict:
-        if self._file is None:
-            self._file = await asyncio.to_thread(read_rollup_file, self.tree) if self.tree is not None else {}
-        return self._file
+        return await self.storage.rollup_store(base_kind(key)).read_rollups(key, start, end)
 
 
 class RollupCopy:

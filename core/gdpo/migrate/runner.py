@@ -16,16 +16,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as _dt
+import functools
 import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from gdpo.config import ConfigError
 from gdpo.migrate import DEFAULT_BATCH_SIZE
 from gdpo.migrate.checksum import combine, key_getter, record_digest
-from gdpo.migrate.discrepancies import DerivedTotals
 from gdpo.migrate.progress import Progress
 from gdpo.migrate.report import exit_code_for, report_json
 from gdpo.migrate.rollup_copy import RollupCopy, RollupSource
@@ -33,12 +34,9 @@ from gdpo.migrate.seen import DEFAULT_MAX_IN_MEMORY, SeenDigests
 from gdpo.migrate.sources import all_kinds, iter_storage_records, kind_bounds
 from gdpo.migrate.specs import BackendSpec, parse_spec, same_location
 from gdpo.storage import Record, Storage, local_midnight_utc, open_storage
-from gdpo.storage.records import UTC
-
-from gdpo_json_legacy.archive import archive_files
-from gdpo_json_legacy.sources import LegacySource
-from gdpo_json_legacy.tree import LegacyTree
-from gdpo_json_legacy.writing import atomic_write
+from gdpo.storage.durable import atomic_write
+from gdpo.storage.provenance import SourceArchive, SourceChecks, SourceProvenance
+from gdpo.storage.records import LOCAL_TZ_NAME, UTC
 
 
 @dataclass
@@ -222,9 +220,7 @@ async def migrate(opts: MigrationOptions) -> dict[str, Any]:
     if opts.since and opts.until and opts.since > opts.until:
         raise ConfigError(f"--since {opts.since} is after --until {opts.until}")
     # config files, paths and stat calls: in a worker thread, off the event loop
-    src, dst, legacy_tree, target_exists = await asyncio.to_thread(_resolve, opts)
-    if opts.archive and legacy_tree is None:
-        raise ConfigError("--archive needs a json_legacy source (it moves legacy files)")
+    src, dst, target_exists = await asyncio.to_thread(_resolve, opts)
     run_id = opts.run_id or new_run_id()
     started = _dt.datetime.now(UTC)
     t_start = time.perf_counter()
@@ -238,6 +234,11 @@ async def migrate(opts: MigrationOptions) -> dict[str, Any]:
     ambiguous: list[tuple[str, bool]] = []
     imported_files: list[str] = []
     async with contextlib.AsyncExitStack() as stack:
+        source = await stack.enter_async_context(open_storage(src.config, background=False))
+        by_source = _provenance(source)
+        if opts.archive and not isinstance(by_source, SourceArchive):
+            raise ConfigError(f"--archive needs a source backend that can archive its files, such as json_legacy "
+                              f"({src.shown} cannot)")
         target = None
         if not (opts.dry_run and not target_exists):
             target = await stack.enter_async_context(open_storage(dst.config, background=False))
@@ -245,14 +246,12 @@ async def migrate(opts: MigrationOptions) -> dict[str, Any]:
         stack.callback(seen.close)
         sink = _Sink(target, opts.dry_run, opts.batch_size, stats, seen)
         await sink.learn_target()
-        if legacy_tree is not None:
-            derived = await _from_legacy(legacy_tree, sink, opts, report, ambiguous, imported_files)
-            rollup_source = RollupSource(tree=legacy_tree)
+        checks = None
+        if by_source is not None:
+            checks = await _from_sources(by_source, sink, opts, report, ambiguous, imported_files)
         else:
-            source = await stack.enter_async_context(open_storage(src.config, background=False))
-            derived = DerivedTotals()
             await _from_storage(source, sink, opts)
-            rollup_source = RollupSource(storage=source)
+        rollup_source = RollupSource(storage=source)
         await sink.flush_all()
         rollups = RollupCopy(target, opts.dry_run)
         await rollups.run(rollup_source, *kind_bounds("energy_data", opts.since, opts.until, local_midnight_utc))
@@ -266,7 +265,7 @@ async def migrate(opts: MigrationOptions) -> dict[str, Any]:
             validated = await rollups.validate() and validated
         timings = {"total_s": 0.0, "compare_and_write_s": round(sink.write_s, 3),
                    "validate_s": round(time.perf_counter() - t_validate, 3)}
-    rows, differing = derived.compare()
+    rows, differing = checks.compare() if checks is not None else ([], [])
     report["derived_totals"], report["discrepancies"] = rows, differing
     report["per_kind"] = {kind: st.as_json() for kind, st in stats.items()}
     report["rollups"] = rollups.report()
@@ -281,26 +280,25 @@ async def migrate(opts: MigrationOptions) -> dict[str, Any]:
     report["exit_code"] = exit_code_for(report)
     report["archive"] = None
     if opts.archive and not opts.dry_run and validated:
-        report["archive"] = await asyncio.to_thread(archive_files, legacy_tree, run_id, imported_files, report)
+        report["archive"] = await by_source.archive_sources(run_id, imported_files, report)
     if opts.report_path:
         await asyncio.to_thread(atomic_write, _path(opts.report_path), report_json(report).encode("utf-8"),
                                 file_mode=0o644)
     return report
 
 
-def _resolve(opts: MigrationOptions) -> tuple[BackendSpec, BackendSpec, LegacyTree | None, bool]:
-    """(blocking) The source and target specs, the legacy tree of the source, and whether the
-    target exists; raises ConfigError for a source that is the target or does not exist."""
+def _resolve(opts: MigrationOptions) -> tuple[BackendSpec, BackendSpec, bool]:
+    """(blocking) The source and target specs and whether the target exists; raises
+    ConfigError for a source that is the target or does not exist."""
     src, dst = parse_spec(opts.source), parse_spec(opts.target)
     if same_location(src, dst):
         raise ConfigError(f"the source and the target are the same ({dst.shown})")
-    legacy_tree = _legacy_tree(src)
-    if legacy_tree is None and not src.exists():
+    if not src.exists():
         where = src.resolved_location
         at = f" ({src.backend} at {where})" if where and where not in src.shown else ""
         raise ConfigError(f"the source {src.shown}{at} does not exist (nothing to migrate; it is not created); "
                           "check the path, or the config's data_storage section for --from config")
-    return src, dst, legacy_tree, dst.exists()
+    return src, dst, dst.exists()
 
 
 def _path(p: str):
@@ -309,13 +307,13 @@ def _path(p: str):
     return Path(p).expanduser().absolute()
 
 
-def _legacy_tree(spec: BackendSpec) -> LegacyTree | None:
-    if spec.backend != "json_legacy":
-        return None
-    if spec.location is not None:
-        return LegacyTree.at(spec.location)
-    section = spec.config.data_storage.get("json_legacy") or {}
-    return LegacyTree.at(section.get("directory") or "out")
+def _provenance(storage: Storage) -> SourceProvenance | None:
+    """The source backend, when it offers per-source provenance (``gdpo.storage.provenance``)
+    and holds every kind; None to read the storage kind by kind."""
+    backends = list(storage.backends.values())
+    if len(backends) == 1 and isinstance(backends[0], SourceProvenance):
+        return backends[0]
+    return None
 
 
 def _in_range(record: Record, opts: MigrationOptions) -> bool:
@@ -327,21 +325,23 @@ def _in_range(record: Record, opts: MigrationOptions) -> bool:
 
 
 def _local_date(t: _dt.datetime) -> _dt.date:
-    from gdpo_json_legacy.localtime import utc_to_local_naive
-
-    return utc_to_local_naive(t).date()
+    return t.astimezone(_local_tz()).date()
 
 
-async def _from_legacy(tree: LegacyTree, sink: _Sink, opts: MigrationOptions, report: dict,
-                       ambiguous: list, imported_files: list) -> DerivedTotals:
-    if not await asyncio.to_thread(tree.root.is_dir):
-        raise ConfigError(f"legacy directory {tree.root} does not exist")
-    source = await asyncio.to_thread(LegacySource, tree)  # lists the whole tree
-    derived = await asyncio.to_thread(DerivedTotals, source.rel_paths)
-    progress = Progress(len(source), "files", opts.progress_stream)
+@functools.lru_cache(maxsize=1)
+def _local_tz() -> ZoneInfo:
+    return ZoneInfo(LOCAL_TZ_NAME)
+
+
+async def _from_sources(backend: SourceProvenance, sink: _Sink, opts: MigrationOptions, report: dict,
+                        ambiguous: list, imported_files: list) -> SourceChecks | None:
+    """Copy a source backend source by source, noting each source's outcome in the report."""
+    sources = await backend.list_sources()
+    checks = backend.source_checks(sources)
+    progress = Progress(len(sources), "files", opts.progress_stream)
     files = report["files"]
     try:
-        async for outcome in source.outcomes():
+        async for outcome in backend.iter_sources():
             files["total"] += 1
             files[outcome.disposition] += 1
             for note in outcome.notes:
@@ -350,22 +350,19 @@ async def _from_legacy(tree: LegacyTree, sink: _Sink, opts: MigrationOptions, re
                 report["quarantined"].append({"path": outcome.path, "reason": outcome.reason})
             elif outcome.disposition == "skip":
                 report["skipped"].append({"path": outcome.path, "reason": outcome.reason, "legacy_kind": outcome.label})
-                if outcome.document is not None:
-                    derived.add_document(outcome.label, outcome.path, outcome.document)
-            elif outcome.label == "F-export" and isinstance(outcome.document, dict):
-                for label, key in (("F2", "daily_summaries"), ("F3", "monthly_reports")):
-                    if isinstance(outcome.document.get(key), list):
-                        derived.add_document(label, outcome.path, outcome.document[key])
             elif outcome.disposition == "partial":
                 report["partially_imported"].append({"path": outcome.path, "bad_lines": outcome.bad_lines,
                                                      "records": len(outcome.records)})
+            if checks is not None:
+                checks.add_outcome(outcome)
             complete = outcome.disposition == "import"
             for record in outcome.records:
                 if not _in_range(record, opts):
                     sink.stats[record.KIND].outside_range += 1
                     complete = False
                     continue
-                derived.add(record, outcome.path)
+                if checks is not None:
+                    checks.add(record, outcome.path)
                 if sink.add(record):
                     await sink.flush(record.KIND)
             if complete:
@@ -374,7 +371,7 @@ async def _from_legacy(tree: LegacyTree, sink: _Sink, opts: MigrationOptions, re
             progress.advance()
     finally:
         progress.close()
-    return derived
+    return checks
 
 
 async def _from_storage(source: Storage, sink: _Sink, opts: MigrationOptions) -> None:

@@ -5,7 +5,8 @@ The old system kept derived files (selling ``daily_summaries.json`` / ``monthly_
 totals are known to be wrong in places (F3 counts a day's cumulative summary once per
 session; D2 counts GoodWe-positive grid power, i.e. export, as import, and integrates
 ``power/180`` per sample). The migration does not import derived files; it recomputes their
-totals from the records it imports and lists every difference.
+totals from the records it imports and lists every difference (the backend hands this
+checker to ``gdpo migrate`` through ``source_checks()``, see ``gdpo.storage.provenance``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,17 @@ class DerivedTotals:
                 self.d2_days.add(_dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))))
         self.meters: dict[_dt.date, list] = {}
         self.pv_samples: dict[_dt.date, dict] = defaultdict(dict)
+
+    def add_outcome(self, outcome: Any) -> None:
+        """See one file's outcome: a skipped derived file, or a selling export, is kept for
+        :meth:`compare` (the ``SourceChecks`` part of ``gdpo.storage.provenance``)."""
+        if outcome.disposition == "skip":
+            if outcome.document is not None:
+                self.add_document(outcome.label, outcome.path, outcome.document)
+        elif outcome.label == "F-export" and isinstance(outcome.document, dict):
+            for label, key in (("F2", "daily_summaries"), ("F3", "monthly_reports")):
+                if isinstance(outcome.document.get(key), list):
+                    self.add_document(label, outcome.path, outcome.document[key])
 
     def add_document(self, label: str, path: str, document: Any) -> None:
         """A skipped derived file (F2, F3, K-monthly) or a selling export."""
