@@ -12,7 +12,7 @@ from the quarter-hour rollups, so ``Storage.aggregate`` keeps answering over del
 Where rollups live: a backend may declare ``capabilities.rollups`` and implement the
 OPTIONAL methods of :class:`RollupStore` (``write_rollups``, ``read_rollups``,
 ``rollup_bounds``) to keep them in its own database (SQLite and TimescaleDB do, in a
-``storage_rollups`` table; json_legacy in a ``gdpo-rollups.ndjson`` file of its tree). For any other backend the
+``storage_rollups`` table; json_legacy in a rollup file of its tree). For any other backend the
 generic fallback :class:`SidecarRollupStore` keeps them in an SQLite file beside the
 spool (``<data_directory>/rollups-<backend>.sqlite``).
 """

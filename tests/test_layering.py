@@ -1,0 +1,100 @@
+"""Layering rules: which package may know what (docs/DATABASE_ARCHITECTURE.md, "Layers").
+
+Each rule is an entry of ``RULES``: the product modules it scans (``.py`` files under the
+given directories of the repository, docs and tests are never scanned), the directories
+exempt from it, and the regular expressions none of the scanned modules may contain. Add a
+rule by adding an entry; ``test_each_rule_can_fail`` checks every rule on a planted file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Scanned modules under ``roots`` (minus ``exempt``) must not match any of ``patterns``."""
+
+    name: str
+    why: str
+    roots: tuple[str, ...]
+    exempt: tuple[str, ...]
+    patterns: tuple[str, ...]
+    planted: str  # a line that breaks the rule (for the test that the rule can fail)
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        name="legacy-file-patterns",
+        why="the legacy JSON format (its file names, layouts and globs) belongs to backends/json_legacy; "
+            "the migration and everything else reach legacy files only through the storage API and "
+            "the optional provenance part of the backend protocol (gdpo.storage.provenance)",
+        roots=("core", "backends"),
+        exempt=("backends/json_legacy",),
+        patterns=(
+            r"energy_data_(?:\d|\*|\{|%)",  # energy_data_YYYYMMDD.json (not the energy_data_hourly table)
+            r"(?:\*|\d)_decision_",  # *_decision_*.json
+            r"coordinator_state_",
+            r"charging_schedule_",
+            r"daily_plan_",
+            r"daily_stats_(?:\d|\*|\{|%)",
+            r"monthly_snapshot_",
+            r"multi_session_data",
+            r"battery_selling_analytics",
+            r"partial_charging_sessions",
+            r"price_history\.json",
+            r"price_cache\.json",
+            r"daily_soc_drops",
+            r"sensor_investigation",
+            r"gdpo-rollups\.ndjson",
+            r"archive_index\.json",
+            r"archive_moves\.log",
+        ),
+        planted='PATTERN = "out/coordinator_state_*.json"\n',
+    ),
+)
+
+
+def violations(rule: Rule, repo: Path = REPO) -> list[str]:
+    """``path:line: text`` of every line of a scanned module that breaks ``rule``."""
+    found: list[str] = []
+    compiled = [re.compile(p) for p in rule.patterns]
+    for root in rule.roots:
+        for path in sorted((repo / root).rglob("*.py")):
+            rel = path.relative_to(repo).as_posix()
+            if any(rel == e or rel.startswith(e.rstrip("/") + "/") for e in rule.exempt):
+                continue
+            if ".venv" in path.parts or "__pycache__" in path.parts:
+                continue
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if any(p.search(line) for p in compiled):
+                    found.append(f"{rel}:{n}: {line.strip()}")
+    return found
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r.name for r in RULES])
+def test_layering_rule_holds(rule):
+    """No scanned module breaks the rule."""
+    found = violations(rule)
+    assert not found, f"{rule.name}: {rule.why}; found:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r.name for r in RULES])
+def test_each_rule_can_fail(rule, tmp_path):
+    """A module planted outside the exempt directories breaks the rule; inside them it does not."""
+    outside = tmp_path / rule.roots[0] / "somepkg" / "planted.py"
+    outside.parent.mkdir(parents=True)
+    outside.write_text(rule.planted, encoding="utf-8")
+    assert violations(rule, tmp_path) == [f"{rule.roots[0]}/somepkg/planted.py:1: {rule.planted.strip()}"]
+    if rule.exempt:
+        outside.unlink()
+        inside = tmp_path / rule.exempt[0] / "planted.py"
+        inside.parent.mkdir(parents=True, exist_ok=True)
+        inside.write_text(rule.planted, encoding="utf-8")
+        assert violations(rule, tmp_path) == []
