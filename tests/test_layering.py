@@ -1,4 +1,4 @@
-"""Layering rules: which package may know what (docs/DATABASE_ARCHITECTURE.md, "Layers").
+"""Layering rules: which package may know what (docs/DATABASE_ARCHITECTURE.md, "A file backend, walked through").
 
 Each rule is an entry of ``RULES``: the product modules it scans (``.py`` files under the
 given directories of the repository, docs and tests are never scanned), the directories
