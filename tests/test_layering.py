@@ -58,6 +58,15 @@ RULES: tuple[Rule, ...] = (
         ),
         planted='PATTERN = "out/coordinator_state_*.json"\n',
     ),
+    Rule(
+        name="migrate-imports-no-backend",
+        why="gdpo.migrate is a backend-agnostic copier: it opens backends through gdpo.storage and "
+            "learns of files only through gdpo.storage.provenance, never from a backend's package",
+        roots=("core/gdpo/migrate",),
+        exempt=(),
+        patterns=(r"^\s*(?:from|import)\s+gdpo_\w+",),
+        planted="    from gdpo_json_legacy.tree import LegacyTree\n",
+    ),
 )
 
 

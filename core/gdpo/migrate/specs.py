@@ -53,17 +53,23 @@ def typed_password_warning(option: str, text: str | None) -> str | None:
             f"readable only by you (chmod 600) named by data_storage.timescaledb.password_file (--to/--from config)")
 
 
+def _nested(a: Path, b: Path) -> bool:
+    """True when one directory is the other or inside it: a directory backend given as ``DIR``
+    and as a directory below it (a legacy tree as its root and as its ``out/``) overlaps itself."""
+    ra, rb = a.expanduser().resolve(), b.expanduser().resolve()
+    return ra == rb or ra.is_relative_to(rb) or rb.is_relative_to(ra)
+
+
 def same_location(a: BackendSpec, b: BackendSpec) -> bool:
-    """True when two specs name the same storage (the same file or legacy tree)."""
+    """True when two specs name the same storage (the same file), or overlapping directory
+    trees (a legacy tree, or one directory inside the other)."""
     if a.text == b.text:
         return True
     la, lb = a.resolved_location, b.resolved_location
     if a.backend != b.backend or la is None or lb is None:
         return False
     if a.backend == "json_legacy":
-        from gdpo_json_legacy.tree import LegacyTree
-
-        return LegacyTree.at(la).root == LegacyTree.at(lb).root
+        return _nested(Path(la), Path(lb))
     if a.backend == "sqlite":
         return Path(la).expanduser().resolve() == Path(lb).expanduser().resolve()
     return la == lb
