@@ -14,17 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from gdpo.storage import (
-    BatterySellingSession,
-    ChargingSession,
-    CoordinatorDecision,
-    DailyStats,
-    EnergyData,
-    PriceForecast,
-    PvForecast,
-    Record,
-    SystemState,
-)
+from gdpo.storage import (BatterySellingSession, ChargingSession, CoordinatorDecision, DailyStats, EnergyData,
+                          PriceForecast, PvForecast, Record, SystemState)
 
 from gdpo_json_legacy.exact import ENVELOPE_KEY, from_envelope
 from gdpo_json_legacy.localtime import LocalClock, parse_naive_or_aware
