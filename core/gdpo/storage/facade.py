@@ -282,13 +282,20 @@ class Storage:
         """The newest record of ``kind`` (greatest time value), or None.
 
         The answer for ``energy_data`` (the current reading) and ``price_forecasts`` (the
-        latest price) is cached for ``cache.ttl_s`` seconds, until the next write of the kind.
+        latest price) is cached for ``cache.ttl_s`` seconds, until the next write of the kind;
+        it is given from the cache while the backend is down. Other reads raise
+        ``BackendDownError`` at once while the backend's breaker is open.
         """
         backend = self.backend_for(kind)
-        await self.pipeline.before_read(kind)
+
+        async def load():
+            await self.pipeline.before_read(kind)
+            return await backend.latest(kind)
+
         if kind in CACHED_LATEST_KINDS:
-            return await self.cache.get_or_load(("latest", kind), lambda: backend.latest(kind), (kind,))
-        return await backend.latest(kind)
+            # a fresh cached answer is given without touching the backend (also while it is down)
+            return await self.cache.get_or_load(("latest", kind), load, (kind,))
+        return await load()
 
     async def aggregate(self, kind: str, start: Any, end: Any, *, every: str,
                         fields: Mapping[str, str | Sequence[str]], tz: str = LOCAL_TZ_NAME) -> list[dict[str, Any]]:

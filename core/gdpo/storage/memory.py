@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from gdpo.storage.aggregate import reference_aggregate
 from gdpo.storage.backend import AggregateSpec, Capabilities, Health, WriteResult
-from gdpo.storage.errors import StorageError
+from gdpo.storage.errors import StorageConnectionError, StorageError
 from gdpo.storage.hookspecs import hookimpl
 from gdpo.storage.options import Option
 from gdpo.storage.records import Record, record_class
@@ -70,7 +70,8 @@ class MemoryBackend:
 
     def _table(self, kind: str) -> _KindTable:
         if self._tables is None:
-            raise StorageError(f"memory backend {self.store_name!r} is not open")
+            # a closed store is the reference backend's outage: a connection-class error
+            raise StorageConnectionError(f"memory backend {self.store_name!r} is not open")
         table = self._tables.get(kind)
         if table is None:
             table = self._tables[kind] = _KindTable(kind)

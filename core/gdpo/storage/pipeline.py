@@ -10,10 +10,17 @@ Components write single records (``storage.write(kind, record)``). The pipeline:
 * sends a call carrying ``batch.size`` records or more (a benchmark, the migration tool, a
   day of prices) straight to the backend as one transaction, after the waiting buffer of
   that kind; a failure of such an explicit batch is raised to the caller;
-* when a backend fails, appends its batches to that backend's durable spool
-  (``gdpo.storage.spool``) and from then on spools every batch for it (order is kept),
-  retrying with exponential backoff; once the spool is replayed the backend is written
-  directly again. A spool left by a crash is replayed when the next process opens storage.
+* guards each backend with a breaker (``gdpo.storage.breaker``): a connection-class error
+  opens it; while it is open no call touches the backend: batches go straight to that
+  backend's durable spool (``gdpo.storage.spool``; order is kept), explicit batches and
+  reads raise ``BackendDownError`` at once (a cached ``latest`` answer is still given). A
+  recovery task probes the backend after a backoff (``spool.retry_initial_s`` doubling to
+  ``spool.retry_max_s``); the first success closes the breaker and the spool is replayed
+  once, in the background (a read arriving meanwhile waits for that replay, so it sees every
+  earlier write). A spool left by a crash is replayed when the next process opens storage;
+* sets aside a batch refused for any other reason (a constraint, bad data, a bug) in the
+  backend's quarantine file (``gdpo.storage.quarantine``), logged at ERROR; the backend
+  stays in use. An explicit batch's error is raised to its caller instead.
 
 A record is acknowledged when ``flush()`` (or a write-through write) returns: it is then
 committed in its backend or fsync'd in the spool.
@@ -30,8 +37,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from gdpo.storage.backend import StorageBackend, WriteResult
+from gdpo.storage.breaker import Breaker, is_connection_error
 from gdpo.storage.counters import Counters
 from gdpo.storage.errors import CapabilityError, RecordValidationError, StorageConnectionError, UnknownKindError
+from gdpo.storage.quarantine import append_quarantine, new_batch_id, quarantine_count, quarantine_path
 from gdpo.storage.records import UTC, Record
 from gdpo.storage.spool import Spool, SpoolError, check_encodable
 
@@ -40,10 +49,8 @@ log = logging.getLogger(__name__)
 #: Kinds written through at once instead of waiting for a batch.
 WRITE_THROUGH_KINDS = frozenset({"coordinator_decisions", "charging_sessions", "battery_selling_sessions",
                                  "daily_stats"})
-#: Errors that say the records are wrong, not that the backend is down: never spooled.
+#: Errors that say the call is wrong, not that the backend is down: raised to the caller.
 PERMANENT_ERRORS = (RecordValidationError, CapabilityError, UnknownKindError)
-#: A spooled batch refused this many times by a healthy backend is set aside as rejected.
-POISON_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -72,26 +79,30 @@ class PipelineSettings:
 
 @dataclass
 class Lane:
-    """The pipeline's view of one backend: its spool and whether it is in an outage."""
+    """The pipeline's view of one backend: its breaker, its spool and its quarantine."""
 
     name: str
     backend: StorageBackend
     spool: Spool | None
+    breaker: Breaker
     pending: bool = False  # batches wait in the spool: new batches go there too (order)
     last_ok_at: float | None = None  # wall-clock time of the last successful write
     last_error: str | None = None
     last_error_at: float | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     drain_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    retry_task: asyncio.Task | None = None
-    opened: bool = True  # False: could not be opened at start; the retry task opens it
+    retry_task: asyncio.Task | None = None  # the recovery task: probes, then replays the spool
+    opened: bool = True  # False: could not be opened at start; the recovery task opens it
     on_open: Any = None  # called with the backend once a deferred open succeeds
-    poison: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         """State for health and the status file (reads the spool directory: blocking)."""
         return {"pending": self.pending, "last_write_ok_at": _iso(self.last_ok_at),
                 "last_error": self.last_error, "last_error_at": _iso(self.last_error_at),
+                "breaker": self.breaker.describe(),
+                "quarantine": ({"file": str(quarantine_path(self.spool.directory)),
+                                "batches": quarantine_count(self.spool.directory)}
+                               if self.spool is not None else None),
                 "spool": self.spool.describe() if self.spool is not None else None}
 
 
@@ -119,7 +130,8 @@ class WritePipeline:
             if settings.spool_dir is not None:
                 spool = Spool(settings.spool_dir / name, max_bytes=settings.spool_max_bytes,
                               segment_bytes=settings.segment_bytes)
-            self.lanes[name] = Lane(name, backend, spool)
+            breaker = Breaker(name, initial_s=settings.retry_initial_s, max_s=settings.retry_max_s)
+            self.lanes[name] = Lane(name, backend, spool, breaker)
         self._buffers: dict[str, list[Record]] = {}
         self._since: dict[str, float] = {}
         self._kind_locks: dict[str, asyncio.Lock] = {}
@@ -146,7 +158,8 @@ class WritePipeline:
         self._timer = asyncio.create_task(self._flush_timer(), name="gdpo-storage-flush-timer")
 
     async def stop(self) -> None:
-        """Flush every buffer (spooling what cannot be written), try a last replay, stop tasks."""
+        """Flush every buffer (spooling what cannot be written), replay a waiting spool once
+        more unless the backend is known to be down, stop tasks."""
         if self._timer is not None:
             self._timer.cancel()
             await asyncio.gather(self._timer, return_exceptions=True)
@@ -154,8 +167,10 @@ class WritePipeline:
         try:
             await self.flush()
             for lane in self.lanes.values():
-                if lane.pending:
+                if lane.pending and lane.breaker.is_closed:
                     await self.drain(lane)
+                elif lane.pending and lane.breaker.allow():
+                    await self._probe(lane)
         finally:
             for lane in self.lanes.values():
                 if lane.retry_task is not None:
@@ -168,6 +183,7 @@ class WritePipeline:
         lane = self.lanes[name]
         lane.opened, lane.pending, lane.on_open = False, True, on_open
         lane.last_error, lane.last_error_at = _describe_error(exc), time.time()
+        lane.breaker.failure(lane.last_error)
         log.warning("backend %s cannot be reached at start (%s); its batches go to the spool until it can",
                     name, lane.last_error)
 
@@ -235,35 +251,58 @@ class WritePipeline:
             raise errors[0]
 
     async def before_read(self, kind: str) -> None:
-        """Make a read of ``kind`` see every earlier write: flush it, replay a waiting spool."""
+        """Make a read of ``kind`` see every earlier write: flush it; raise ``BackendDownError``
+        at once while its backend is down; wait for a replay of its spool in progress."""
         await self.flush_kind(kind)
-        lane = self.lane_for(kind)
-        if lane.pending:
-            await self.drain(lane)
+        await self._gate(self.lane_for(kind))
+
+    async def _gate(self, lane: Lane) -> None:
+        """Return when ``lane``'s backend may be used with nothing left in its spool; raise
+        ``BackendDownError`` at once while its breaker is open (never waits a timeout)."""
+        if not lane.breaker.is_closed:
+            # a short command has no recovery task: a call after the backoff is the probe
+            if self._background or not lane.breaker.allow() or not await self._probe(lane):
+                raise lane.breaker.down_error()
+        if lane.pending and lane.spool is not None:
+            # the backend is back and its spool is being replayed: wait for that (in order)
+            if not await self.drain(lane):
+                if not lane.breaker.is_closed:
+                    raise lane.breaker.down_error()
+                raise StorageConnectionError(
+                    f"backend {lane.name!r}: batches still wait in its spool {lane.spool.directory} "
+                    f"(another process is replaying it); retry later")
 
     async def _deliver(self, kind: str, batch: Sequence[Record], *, explicit: bool) -> WriteResult:
         lane = self.lane_for(kind)
-        if lane.pending:
-            if explicit:
-                if not await self.drain(lane):
-                    raise StorageConnectionError(
-                        f"backend {lane.name!r} is unreachable ({lane.last_error}); batches wait in its spool "
-                        f"{lane.spool.directory if lane.spool else ''}; retry later")
-            else:
+        if explicit:
+            await self._gate(lane)
+        else:
+            if not lane.breaker.is_closed and not self._background and lane.breaker.allow():
+                await self._probe(lane)
+            if lane.pending or not lane.breaker.is_closed:
+                if lane.spool is None:
+                    raise lane.breaker.down_error()
                 async with lane.lock:
-                    if lane.pending:
-                        return await self._spool(lane, kind, batch)
+                    if lane.pending or not lane.breaker.is_closed:
+                        lane.pending = True
+                        spooled = await self._spool(lane, kind, batch)
+                        self._start_retry(lane)
+                        return spooled
         started = time.perf_counter()
         try:
             result = await lane.backend.write_batch(kind, batch)
         except PERMANENT_ERRORS:
             raise
         except Exception as exc:
+            if not is_connection_error(exc):
+                if explicit or lane.spool is None:
+                    raise
+                return await self._quarantine(lane, kind, batch, exc)
             self._note_failure(lane, exc)
             if explicit or lane.spool is None:
                 raise
-            lane.pending = True
             async with lane.lock:
+                lane.pending = True
                 spooled = await self._spool(lane, kind, batch)
             self._start_retry(lane)
             return spooled
@@ -271,6 +310,22 @@ class WritePipeline:
         self.counters.add("batches")
         self._observe(lane.name, kind, len(batch), time.perf_counter() - started)
         return result
+
+    async def _quarantine(self, lane: Lane, kind: str, batch: Sequence[Record], exc: BaseException) -> WriteResult:
+        """Set a batch the backend refused (not an outage) aside in its quarantine file."""
+        assert lane.spool is not None
+        batch_id, error = new_batch_id(), _describe_error(exc)
+        try:
+            path = await asyncio.to_thread(append_quarantine, lane.spool.directory, batch_id=batch_id,
+                                           backend=lane.name, kind=kind, records=list(batch), error=error)
+        except OSError as err:
+            self.counters.add("failed", len(batch))
+            raise SpoolError(f"backend {lane.name!r} refused batch {batch_id} of {len(batch)} {kind} records "
+                             f"({error}) and its quarantine file cannot be written: {err}") from None
+        log.error("backend %s refused batch %s of %d %s records (%s); the batch is quarantined in %s "
+                  "and the backend stays in use", lane.name, batch_id, len(batch), kind, error, path)
+        self.counters.add("quarantined", len(batch))
+        return WriteResult(kind, len(batch), None)
 
     def _observe(self, backend: str, kind: str, n: int, seconds: float) -> None:
         for observer in self.write_observers:
@@ -280,11 +335,14 @@ class WritePipeline:
                 log.exception("write observer %r failed", observer)
 
     def _note_failure(self, lane: Lane, exc: BaseException) -> None:
-        if lane.last_error is None or not lane.pending:
-            log.warning("backend %s failed a write (%s); its batches go to the spool", lane.name,
-                        _describe_error(exc))
+        """A connection-class failure: record it and open the breaker."""
+        was_closed = lane.breaker.is_closed
         lane.last_error = _describe_error(exc)
         lane.last_error_at = time.time()
+        lane.breaker.failure(lane.last_error)
+        if was_closed:
+            log.warning("backend %s is down (%s); its batches go to the spool, calls fail fast, next try in %.1f s",
+                        lane.name, lane.last_error, lane.breaker.retry_in_s())
 
     async def _spool(self, lane: Lane, kind: str, batch: Sequence[Record]) -> WriteResult:
         assert lane.spool is not None
@@ -299,42 +357,75 @@ class WritePipeline:
             self.counters.add("dropped", outcome["dropped"])
         return WriteResult(kind, len(batch), None)
 
-    # -- replaying ---------------------------------------------------------------------------
+    # -- recovering and replaying ---------------------------------------------------------
     def _start_retry(self, lane: Lane) -> None:
         if not self._background or (lane.retry_task is not None and not lane.retry_task.done()):
             return
         lane.retry_task = asyncio.create_task(self._retry_loop(lane), name=f"gdpo-storage-retry-{lane.name}")
 
     async def _retry_loop(self, lane: Lane) -> None:
-        delay = self.settings.retry_initial_s
-        while lane.pending:
-            await asyncio.sleep(delay)
-            try:
+        """Probe the backend whenever its backoff has passed; once it answers, replay its spool."""
+        while lane.pending or not lane.breaker.is_closed:
+            if lane.breaker.is_closed:
                 if await self.drain(lane):
-                    log.warning("backend %s is back: its spool is replayed", lane.name)
                     return
-            except Exception as exc:  # keep retrying whatever happens
-                log.warning("backend %s: replay failed: %s", lane.name, _describe_error(exc))
+                if lane.breaker.is_closed:  # another process replays it: look again later
+                    await asyncio.sleep(self.settings.retry_initial_s)
+                continue
+            await asyncio.sleep(lane.breaker.retry_in_s())
+            if not lane.breaker.allow():  # another call is probing
+                await asyncio.sleep(0.05)
+                continue
+            try:
+                if await self._probe(lane):
+                    return
+            except Exception as exc:  # keep trying whatever happens
+                lane.breaker.release_probe()
+                log.warning("backend %s: recovery failed: %s", lane.name, _describe_error(exc))
             self.counters.add("retries")
-            delay = min(delay * 2, self.settings.retry_max_s)
+
+    async def _probe(self, lane: Lane) -> bool:
+        """The half-open probe: one round trip (or the deferred open). On success close the
+        breaker and replay the spool; True when the backend is usable with nothing waiting."""
+        try:
+            if not lane.opened:
+                await lane.backend.open()
+                lane.opened = True
+                if lane.on_open is not None:
+                    lane.on_open(lane.backend)
+            else:
+                health = await lane.backend.health()
+                if not health.ok:
+                    raise StorageConnectionError(f"backend {lane.name}: health check failed: {health.detail}")
+        except asyncio.CancelledError:
+            lane.breaker.release_probe()
+            raise
+        except Exception as exc:
+            self._note_failure(lane, exc)
+            return False
+        down_since = lane.breaker.down_since
+        lane.breaker.success()
+        log.warning("backend %s is back%s; %s", lane.name,
+                    f" after {time.time() - down_since:.1f} s" if down_since else "",
+                    "replaying its spool" if lane.pending else "nothing was spooled")
+        if lane.pending:
+            return await self.drain(lane)
+        return True
 
     async def drain(self, lane: Lane) -> bool:
-        """Replay the spool of ``lane`` in order; True when it is empty afterwards."""
+        """Replay the spool of ``lane`` in order; True when it is empty afterwards. A
+        connection-class failure opens the breaker and ends the replay (the rest waits)."""
         if lane.spool is None:
             return True
         if not lane.opened:
-            try:
-                await lane.backend.open()
-            except Exception as exc:
-                self._note_failure(lane, exc)
-                return False
-            lane.opened = True
-            if lane.on_open is not None:
-                lane.on_open(lane.backend)
+            return False
         async with lane.drain_lock:
-            with lane.spool.replay_lock() as mine:
-                if not mine:
-                    return not lane.spool.directory.is_dir() or await asyncio.to_thread(lane.spool.is_empty)
+            if not lane.pending:
+                return True
+            fd = await asyncio.to_thread(lane.spool.try_replay_lock)
+            if fd is None:  # another process replays it
+                return not lane.spool.directory.is_dir() or await asyncio.to_thread(lane.spool.is_empty)
+            try:
                 for _ in range(1000):
                     sealed = await asyncio.to_thread(lane.spool.seal)
                     if not sealed:
@@ -346,6 +437,8 @@ class WritePipeline:
                     for seg in sealed:
                         if not await self._replay_segment(lane, seg):
                             return False
+            finally:
+                await asyncio.to_thread(lane.spool.release_replay_lock, fd)
         return False
 
     async def _replay_segment(self, lane: Lane, seg: Path) -> bool:
@@ -355,36 +448,18 @@ class WritePipeline:
             try:
                 await lane.backend.write_batch(b.kind, b.records)
             except Exception as exc:
-                if not await self._refused_while_healthy(lane, b, exc):
+                if is_connection_error(exc):
                     self._note_failure(lane, exc)
                     if pos:  # what is replayed leaves the segment (the counters stay exact)
                         await asyncio.to_thread(lane.spool.forget_head, seg, b.index)
                     return False
+                await self._quarantine(lane, b.kind, b.records, exc)
             else:
                 self.counters.add("replayed", len(b.records))
                 self.counters.add("batches")
                 lane.last_ok_at = time.time()
                 self._observe(lane.name, b.kind, len(b.records), time.perf_counter() - started)
         await asyncio.to_thread(lane.spool.remove, seg)
-        return True
-
-    async def _refused_while_healthy(self, lane: Lane, batch, exc: Exception) -> bool:
-        """True when a healthy backend keeps refusing this batch: it is set aside as rejected."""
-        if not isinstance(exc, PERMANENT_ERRORS):
-            try:
-                healthy = (await lane.backend.health()).ok
-            except Exception:
-                healthy = False
-            if not healthy:
-                return False
-            key = (batch.segment.name, batch.index)
-            lane.poison[key] = lane.poison.get(key, 0) + 1
-            if lane.poison[key] < POISON_ATTEMPTS:
-                return False
-        log.error("backend %s refused a spooled batch of %d %s records (%s); kept in %s", lane.name,
-                  len(batch.records), batch.kind, _describe_error(exc), lane.spool.directory / "rejected.ndjson")
-        await asyncio.to_thread(lane.spool.reject, batch.raw)
-        self.counters.add("rejected", len(batch.records))
         return True
 
     # -- the flush timer ---------------------------------------------------------------------

@@ -273,6 +273,25 @@ class Spool:
         finally:
             os.close(fd)
 
+    def try_replay_lock(self) -> int | None:
+        """Take the replay lock without waiting: its file descriptor, or None when another
+        process is replaying or there is no spool directory (blocking: call in a thread;
+        give it back with :meth:`release_replay_lock`)."""
+        if not self.directory.is_dir():
+            return None
+        fd = os.open(self.directory / ".replay.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
+
+    @staticmethod
+    def release_replay_lock(fd: int) -> None:
+        """Give back a replay lock taken with :meth:`try_replay_lock`."""
+        os.close(fd)
+
     def seal(self) -> list[Path]:
         """Seal every open segment for replay; return all sealed segments, oldest first."""
         if not self.directory.is_dir():
