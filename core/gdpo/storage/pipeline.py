@@ -340,6 +340,7 @@ class WritePipeline:
         lane.last_error = _describe_error(exc)
         lane.last_error_at = time.time()
         lane.breaker.failure(lane.last_error)
+        self._start_retry(lane)  # the recovery task probes it after the backoff
         if was_closed:
             log.warning("backend %s is down (%s); its batches go to the spool, calls fail fast, next try in %.1f s",
                         lane.name, lane.last_error, lane.breaker.retry_in_s())
