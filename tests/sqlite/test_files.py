@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as _dt
 import hashlib
 import json
@@ -179,6 +180,13 @@ async def test_full_disk_names_the_file_and_stores_nothing(open_sqlite, db_path)
         with pytest.raises(StorageConnectionError) as err:
             await storage.write("energy_data", big)
         assert str(db_path) in str(err.value) and "full" in str(err.value)
+        with pytest.raises(StorageConnectionError, match="backend sqlite is down"):  # the breaker: at once
+            await storage.read("energy_data", big[0].ts, big[-1].ts)
+        breaker = storage.pipeline.lanes["sqlite"].breaker
+        for _ in range(250):  # its probe finds the database readable and closes it
+            if breaker.is_closed:
+                break
+            await asyncio.sleep(0.02)
         assert len(await storage.read("energy_data", big[0].ts, big[-1].ts)) == 0
         assert not writer.conn.in_transaction
 

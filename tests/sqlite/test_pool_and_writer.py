@@ -88,9 +88,16 @@ async def test_busy_for_too_long_gives_a_clear_error(open_sqlite, db_path, monke
         try:
             with pytest.raises(StorageConnectionError, match="busy|locked"):
                 await storage.write("energy_data", energy_series(START, 10))
+            with pytest.raises(StorageConnectionError, match="backend sqlite is down"):  # the breaker: at once
+                await storage.read("energy_data", FAR_PAST, FAR_FUTURE)
         finally:
             other.execute("COMMIT")
             other.close()
+        breaker = storage.pipeline.lanes["sqlite"].breaker
+        for _ in range(250):  # its probe finds the database back and closes it
+            if breaker.is_closed:
+                break
+            await asyncio.sleep(0.02)
         assert len(await storage.read("energy_data", FAR_PAST, FAR_FUTURE)) == 0
         await storage.write("energy_data", energy_series(START, 10))  # the writer is usable again
 

@@ -61,12 +61,13 @@ class Breaker:
         """Seconds until a probe is due (0 when closed or due)."""
         return 0.0 if self.state == CLOSED else max(0.0, self.next_try_at - self._clock())
 
-    def allow(self) -> bool:
-        """May a call use the backend now? Closed: yes. Open and the backoff has passed: yes,
-        once (the breaker turns half-open: this call is the probe). Otherwise no."""
+    def allow(self, *, force: bool = False) -> bool:
+        """May a call use the backend now? Closed: yes. Open and the backoff has passed (or
+        ``force``: a last try at shutdown): yes, once (the breaker turns half-open: this
+        call is the probe). Otherwise no."""
         if self.state == CLOSED:
             return True
-        if self.state == OPEN and self._clock() >= self.next_try_at:
+        if self.state == OPEN and (force or self._clock() >= self.next_try_at):
             self.state = HALF_OPEN
             self.probes += 1
             return True

@@ -166,10 +166,10 @@ class WritePipeline:
             self._timer = None
         try:
             await self.flush()
-            for lane in self.lanes.values():
+            for lane in self.lanes.values():  # a last replay (one probe, however long the backoff)
                 if lane.pending and lane.breaker.is_closed:
                     await self.drain(lane)
-                elif lane.pending and lane.breaker.allow():
+                elif lane.pending and lane.breaker.allow(force=True):
                     await self._probe(lane)
         finally:
             for lane in self.lanes.values():
