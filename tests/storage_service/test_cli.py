@@ -89,3 +89,24 @@ async def test_db_status_shows_routing_and_running_counters(memory_config, tmp_p
         assert "routing: energy_data -> memory" in result.output, result.output
         assert f"process {os.getpid()} (running" in result.output and "writes 1" in result.output
     assert not list((tmp_path / "data" / "status").glob("*.json")), "the status file goes at close"
+
+
+async def test_db_status_shows_an_open_breaker_and_the_quarantine(memory_config, tmp_path):
+    ds = memory_config(health={"status_interval_s": 0.1}, spool={"retry_initial_s": 30, "retry_max_s": 30})
+    cfg = write_config(tmp_path, ds)
+    async with open_storage(ds) as s:
+        lane = s.pipeline.lanes["memory"]
+        await s.backend_for("energy_data").close()  # the outage
+        await s.write("charging_sessions", {"session_id": "s-1", "start_ts": NOW, "status": "active"})
+        await s.pipeline._quarantine(lane, "energy_data", energy_series(NOW, 2, step_s=60),
+                                     ValueError("a bug"))
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            result = await invoke(["db", "status", "--config", cfg])
+            if "breaker open" in result.output:
+                break
+        await s.backend_for("energy_data").open()
+    assert "memory: last write ok" in result.output and "waiting to replay" in result.output, result.output
+    assert "breaker open (down since 20" in result.output and "next try in" in result.output, result.output
+    assert "quarantine of backend memory: 1 batches refused (not an outage)" in result.output, result.output
+    assert "quarantine.ndjson" in result.output

@@ -48,7 +48,8 @@ def service_status_lines(config_path: str | None) -> list[str]:
     """Routing and the counters of running processes, as lines for ``gdpo db status``."""
     from gdpo.config import load_config
     from gdpo.storage.facade import routes_for
-    from gdpo.storage.status import read_status_files, resolve_data_dir
+    from gdpo.storage.quarantine import quarantine_count, quarantine_path
+    from gdpo.storage.status import read_status_files, resolve_data_dir, resolve_spool_dir
 
     ds = load_config(config_path).data_storage
     lines = ["routing: " + ", ".join(f"{k} -> {b}" for k, b in routes_for(ds).items())]
@@ -63,9 +64,26 @@ def service_status_lines(config_path: str | None) -> list[str]:
         for name, b in (w.get("backends") or {}).items():
             spool = b.get("spool") or {}
             lines.append(f"  {name}: last write ok {b.get('last_write_ok_at')}, spool {spool.get('bytes', 0)} bytes"
-                         f"{', waiting to replay' if b.get('pending') else ''}"
+                         f"{', waiting to replay' if b.get('pending') else ''}{_breaker_text(b.get('breaker'))}"
                          f"{', last error: ' + b['last_error'] if b.get('last_error') else ''}")
+    spool_dir = resolve_spool_dir(ds, data_dir)
+    if spool_dir is not None:
+        for name in dict.fromkeys(routes_for(ds).values()):
+            count = quarantine_count(spool_dir / name)
+            if count:
+                lines.append(f"quarantine of backend {name}: {count} batches refused (not an outage) in "
+                             f"{quarantine_path(spool_dir / name)}; see docs/OPERATIONS.md")
     return lines
+
+
+def _breaker_text(breaker) -> str:
+    """The breaker part of a backend's status line."""
+    if not breaker:
+        return ""
+    if breaker.get("state") == "closed":
+        return ", breaker closed"
+    return (f", breaker {breaker.get('state')} (down since {breaker.get('down_since')}, "
+            f"next try in {breaker.get('next_try_in_s')} s)")
 
 
 @click.command("status")
