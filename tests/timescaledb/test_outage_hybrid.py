@@ -1,7 +1,9 @@
 """A hybrid coordinator run (SQLite sessions, TimescaleDB time series) with the real server
 stopped for 2 real minutes: the coordinator keeps its minute cadence (event-loop lag <= 2 s,
-a reading every simulated minute), and after the restart every record it was told was
-accepted is stored exactly once (0 lost, 0 duplicated), counted per kind.
+a reading every simulated minute), the backend is touched only by the breaker's probes (a
+listener on the server's port counts connection attempts while it is down), and after the
+restart every record it was told was accepted is stored exactly once (0 lost, 0 duplicated),
+counted per kind.
 
 The run is simulated at 60x (one coordinator minute per real second: a stall of a second
 would show as a missing minute) against the built-in inverter simulator (the real ``goodwe``
@@ -16,6 +18,7 @@ import datetime as _dt
 import time
 import uuid
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -82,14 +85,23 @@ async def test_a_two_minute_outage_keeps_the_cadence_and_stores_every_record_onc
             await asyncio.sleep(0.1)
             lags.append(time.monotonic() - t0 - 0.1)
 
+    port = urlsplit(ts["dsn"]).port
+    touches = [0]
+
+    async def refuse(reader, writer):  # what reaches the server's port while it is down
+        touches[0] += 1
+        writer.close()
+
     async def stop_and_start():
         await asyncio.sleep(BEFORE_S)
         t0 = time.monotonic()
         await asyncio.to_thread(server.stop)
-        outage["stopped_at"] = time.monotonic()
+        listener = await asyncio.start_server(refuse, "127.0.0.1", port)
         try:
             await asyncio.sleep(OUTAGE_S)
         finally:
+            listener.close()
+            await listener.wait_closed()
             await asyncio.to_thread(server.start)
         outage["down_s"] = time.monotonic() - t0
 
@@ -130,6 +142,10 @@ async def test_a_two_minute_outage_keeps_the_cadence_and_stores_every_record_onc
     assert len(run_readings) >= total_s * SPEED / 60 * 0.95, (len(run_readings), total_s)
     assert max(gaps) <= 120, f"largest gap between readings {max(gaps)} s (simulated)"
 
+    # while it was down only the breaker's probes touched it (backoff 1 s doubling to 10 s here:
+    # about 15 probes in 2 minutes, each maybe two connection attempts); not every read and write
+    assert 1 <= touches[0] <= 60, f"{touches[0]} connection attempts during the outage"
+
     # every accepted record exactly once, per kind
     assert spool_left == {"sqlite": 0, "timescaledb": 0}, "the spool was replayed by the running process"
     assert quarantined == {"sqlite": 0, "timescaledb": 0}
@@ -141,5 +157,6 @@ async def test_a_two_minute_outage_keeps_the_cadence_and_stores_every_record_onc
         assert set(got) >= want, f"{kind}: {len(want - set(got))} lost of {len(want)}"
         assert set(got) == want, f"{kind}: {len(set(got) - want)} rows nobody wrote"
     assert sum(len(v) for v in produced.values()) > 0
-    print(f"\nhybrid outage: down {outage['down_s']:.0f} s of {total_s:.0f} s, max loop lag {max(lags):.3f} s, "
+    print(f"\nhybrid outage: down {outage['down_s']:.0f} s of {total_s:.0f} s, {touches[0]} connection attempts "
+          f"while down, max loop lag {max(lags):.3f} s, "
           f"largest reading gap {max(gaps):.0f} s simulated; produced/stored per kind {report}")
