@@ -16,8 +16,11 @@ Scenarios (each one a row of the table):
     Hybrid storage (SQLite sessions, TimescaleDB time series) with the throwaway TimescaleDB
     cluster (``scripts/dev/timescaledb-local.sh``) stopped for ``--outage-s`` seconds while
     ``gdpo run --simulate --speed 1`` runs: the reading cadence (largest gap between stored
-    readings, against the 60 s interval) and, after the restart, readings stored once (0 lost,
-    0 duplicated: one per minute, unique keys). Skipped when no cluster is configured.
+    readings, against the 60 s interval), the readings of the outage window stored after the
+    restart, readings stored once (0 lost, 0 duplicated: one per minute, unique keys), how
+    often the process touched the server's port while it was down (a listener counts the
+    connection attempts: the breaker's probes only) and when it noticed the server was back.
+    Skipped when no cluster is configured.
 ``contention``
     8 writer and 8 reader processes on one SQLite file for ``--contention-s`` seconds:
     records written and read, and the number of "database is locked" errors (target 0).
@@ -347,9 +350,13 @@ async def _outage(dsn: str, seconds: float, script: Path) -> dict:
     time.sleep(90)
     subprocess.run([str(script), "stop"], cwd=REPO, check=True, capture_output=True)
     stopped_at = time.monotonic()
+    window = [_dt.datetime.now(UTC)]
+    listener = _PortCounter(_port_of(dsn))
     try:
         time.sleep(seconds)
     finally:
+        listener.close()
+        window.append(_dt.datetime.now(UTC))
         subprocess.run([str(script), "start"], cwd=REPO, check=True, capture_output=True)
     down_s = time.monotonic() - stopped_at
     time.sleep(120)
@@ -364,12 +371,57 @@ async def _outage(dsn: str, seconds: float, script: Path) -> dict:
     gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
     expected = int(ran_s // 60)
     unique = len(set(times))
+    in_window = len({t for t in times if window[0] <= t <= window[1]})
+    back = [ln.split("is back", 1)[1].split(";", 1)[0].strip() for ln in out.splitlines()
+            if "backend timescaledb is back" in ln]
     shutil.rmtree(tmp, ignore_errors=True)
     return {"scenario": "outage", "runs": f"down {down_s:.0f}s of {ran_s:.0f}s",
-            "integrity_ok": "-", "nothing_lost": f"{unique} readings stored of ~{expected} minutes, "
+            "integrity_ok": "-", "nothing_lost": f"{unique} readings stored of ~{expected} minutes "
+                                                 f"({in_window} from the outage window), "
                                                  f"{len(times) - unique} duplicated",
             "rows_at_end": len(times),
-            "notes": f"largest gap between readings {max(gaps, default=0):.0f}s (interval 60 s); exit {proc.returncode}"}
+            "notes": f"largest gap between readings {max(gaps, default=0):.0f}s (interval 60 s); "
+                     f"{listener.count} connection attempts while down; back: {', '.join(back) or 'not logged'}; "
+                     f"exit {proc.returncode}"}
+
+
+def _port_of(dsn: str) -> int:
+    from urllib.parse import urlsplit
+
+    return urlsplit(dsn).port or 5432
+
+
+class _PortCounter:
+    """Listens on the stopped server's loopback port and counts (and closes) each connection."""
+
+    def __init__(self, port: int):
+        import socket
+        import threading
+
+        self.count = 0
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", port))
+        self._sock.listen(64)
+        self._sock.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            self.count += 1
+            conn.close()
+
+    def close(self) -> None:
+        """Stop listening (before the server starts again on the port)."""
+        self._stop.set()
+        self._thread.join()
+        self._sock.close()
 
 
 SCENARIOS = ("kill-run", "kill-writer", "outage", "contention", "disk-full")
