@@ -140,7 +140,12 @@ async def test_a_two_minute_outage_keeps_the_cadence_and_stores_every_record_onc
     run_readings = [t for t in readings if start <= t <= summary.end]
     gaps = [(b - a).total_seconds() for a, b in zip(run_readings, run_readings[1:])]
     assert len(run_readings) >= total_s * SPEED / 60 * 0.95, (len(run_readings), total_s)
-    assert max(gaps) <= 120, f"largest gap between readings {max(gaps)} s (simulated)"
+    # a 2 s lag at 60x is 120 simulated seconds: a gap of at most one minute plus that
+    worst = max(range(len(gaps)), key=gaps.__getitem__)
+    at_real_s = (run_readings[worst] - start).total_seconds() / SPEED
+    assert max(gaps) <= 60 + 2.0 * SPEED, (f"largest gap between readings {max(gaps)} s (simulated), "
+                                           f"{at_real_s:.1f} s into the run (stop at {BEFORE_S} s, "
+                                           f"restart at {BEFORE_S + OUTAGE_S} s)")
 
     # while it was down only the breaker's probes touched it (backoff 1 s doubling to 10 s here:
     # about 15 probes in 2 minutes, each maybe two connection attempts); not every read and write
@@ -159,4 +164,4 @@ async def test_a_two_minute_outage_keeps_the_cadence_and_stores_every_record_onc
     assert sum(len(v) for v in produced.values()) > 0
     print(f"\nhybrid outage: down {outage['down_s']:.0f} s of {total_s:.0f} s, {touches[0]} connection attempts "
           f"while down, max loop lag {max(lags):.3f} s, "
-          f"largest reading gap {max(gaps):.0f} s simulated; produced/stored per kind {report}")
+          f"largest reading gap {max(gaps):.0f} s simulated at {at_real_s:.1f} s into the run; produced/stored per kind {report}")
