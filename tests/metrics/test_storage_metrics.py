@@ -160,3 +160,22 @@ async def test_spool_gauges_during_an_outage_and_after_recovery(tmp_path):
     assert after["gdpo_storage_replayed_records_total"] == 21
     # replayed batches are committed batches too
     assert after["gdpo_storage_batch_records_sum", {**sqlite, "kind": "energy_data"}] == 21
+
+
+async def test_a_quarantined_batch_is_counted(tmp_path):
+    """A batch the reachable database refuses (a trigger: a constraint, not an outage) is set
+    aside and counted as quarantined, not as spooled."""
+    async with open_storage(sqlite_config(tmp_path)) as storage:
+        app = metrics_app(storage, now=lambda: NOW, min_interval_s=0)
+        await storage.write("energy_data", reading(NOW - _dt.timedelta(minutes=30)))
+        await storage.flush()
+        with sqlite3.connect(tmp_path / "data" / "gdpo.db", isolation_level=None) as conn:
+            conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON energy_data WHEN NEW.battery_soc_pct = 7 "
+                         "BEGIN SELECT RAISE(ABORT, 'refused'); END")
+        conn.close()
+        for i in range(3):
+            await storage.write("energy_data", reading(NOW - _dt.timedelta(minutes=20 - i), soc=7.0))
+        await storage.flush()
+        after = await scrape(app)
+    assert after["gdpo_storage_quarantined_records_total"] == 3
+    assert after["gdpo_storage_spooled_records_total"] == 0

@@ -23,7 +23,8 @@ COUNTERS = (
     ("spooled", "gdpo_storage_spooled_records", "Records written to an outage spool."),
     ("replayed", "gdpo_storage_replayed_records", "Records replayed from a spool into their backend."),
     ("dropped", "gdpo_storage_dropped_records", "Raw records dropped from a full spool."),
-    ("rejected", "gdpo_storage_rejected_records", "Spooled records a healthy backend refused (set aside)."),
+    ("quarantined", "gdpo_storage_quarantined_records",
+     "Records of batches a reachable backend refused, set aside in its quarantine file."),
     ("failed", "gdpo_storage_failed_records", "Records lost: neither written nor spooled."),
     ("cache_hits", "gdpo_cache_hits", "Reads answered by the storage TTL cache."),
     ("cache_misses", "gdpo_cache_misses", "Reads the storage TTL cache could not answer."),
@@ -104,7 +105,7 @@ class StorageCollector:
             "max_bytes": GaugeMetricFamily("gdpo_spool_max_bytes", "The spool's bound (spool.max_bytes).",
                                            labels=["backend"]),
             "rejected_bytes": GaugeMetricFamily("gdpo_spool_rejected_bytes",
-                                                "Bytes of spooled batches the backend refused (kept aside).",
+                                                "Bytes of corrupt spool lines set aside in rejected.ndjson.",
                                                 labels=["backend"]),
         }
         for name, sp in sorted(snap.spools.items()):

@@ -17,7 +17,6 @@ COUNTER_NAMES = (
     "spooled",       # records written to an outage spool
     "replayed",      # records replayed from a spool into their backend
     "dropped",       # raw records dropped from a full spool (never sessions, decisions, states)
-    "rejected",      # spooled records the backend refused while healthy (kept in a rejected file)
     "quarantined",   # records of batches refused for a reason other than an outage (quarantine file)
     "failed",        # buffered records lost because they could be neither written nor spooled
     "cache_hits",
