@@ -267,7 +267,12 @@ class Storage:
         if not batch:
             return WriteResult(kind, 0, 0)
         self.cache.invalidate(kind)
-        return await self.pipeline.write(kind, batch)
+        try:
+            return await self.pipeline.write(kind, batch)
+        finally:
+            # again once the records are buffered or stored: a latest() that loaded while this
+            # write was on its way (before its records were in the buffer) must not stay cached
+            self.cache.invalidate(kind)
 
     async def read(self, kind: str, start: Any, end: Any, *, limit: int | None = None,
                    descending: bool = False) -> list[Record]:
