@@ -167,9 +167,8 @@ async def monthly(request, ctx) -> dict:
 
 @page("savings.html")
 async def savings_page(request, ctx) -> dict:
-    """gdpo backtest over the chosen days (default the last 7 stored): table and chart."""
-    from gdpo.coordinator.backtest import BacktestError
-
+    """gdpo backtest over the chosen days (default the last 7 stored): table and chart. The
+    replay runs in the background: until its result is ready the page says so and reloads."""
     q = request.query_params
     default = await savings.default_range(ctx)
     if default is None and not q.get("from"):
@@ -184,19 +183,24 @@ async def savings_page(request, ctx) -> dict:
     chosen = [s for s in (q.get("strategies") or ",".join(savings.DEFAULT_STRATEGIES)).split(",") if s]
     for s in chosen:
         parse_choice(s, "strategies", savings.ALL_STRATEGIES)
-    try:
-        result = await savings.backtest(ctx, first, last, chosen, include_simulated=simulated)
-    except BacktestError as exc:
-        return {"title": "Savings", "result": None, "message": str(exc), "charts": [], "first": first, "last": last,
-                "simulated": simulated}
+    outcome = await savings.lookup(ctx, first, last, chosen, include_simulated=simulated)
+    values = {"title": "Savings", "first": first, "last": last, "strategies": ",".join(chosen),
+              "all": savings.ALL_STRATEGIES, "simulated": simulated, "state": outcome.state,
+              "as_of": outcome.as_of, "charts": [], "result": None}
+    if outcome.state == "computing":
+        return {**values, "refresh_s": 2,
+                "message": f"Computing the backtest of {first} .. {last}; this page reloads itself until it is ready."}
+    if outcome.state == "failed":
+        return {**values, "message": outcome.error}
+    result = outcome.result
     names = list(result["strategies"])
     chart_list = [charts.chart("Net cost per strategy, PLN", list(range(len(names))),
                                [("net_cost_pln", [result["strategies"][n]["net_cost_pln"] for n in names])],
                                unit="PLN", points=True)]
     chart_list[0]["labels"] = names
     base = result["strategies"].get("none", {}).get("net_cost_pln")
-    return {"title": "Savings", "result": result, "first": first, "last": last, "charts": chart_list,
-            "base": base, "strategies": ",".join(chosen), "all": savings.ALL_STRATEGIES, "simulated": simulated}
+    return {**values, "result": result, "charts": chart_list, "base": base,
+            "refresh_s": 10 if outcome.state == "stale" else None}
 
 
 @page("system.html")
