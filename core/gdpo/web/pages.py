@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from gdpo.prices.model import SOURCE_DAY_AHEAD, SOURCE_EXPORT
 from gdpo.storage.aggregate import local_midnight_utc, zone
 from gdpo.storage.records import KINDS
 from gdpo.web import charts, data, savings
@@ -81,7 +82,8 @@ async def overview(request, ctx) -> dict:
             + await data.prices_for_day(ctx.storage, today + _dt.timedelta(days=1), ctx.tz, ctx.tariff))
     start = local_midnight_utc(today, ctx.tz)
     marks = await data.decisions(ctx.storage, start, start + _dt.timedelta(days=2))
-    plan = data.latest_plan(status["decision"])
+    planned_by = data.plan_decision(status["decision"], marks)
+    plan = data.latest_plan(planned_by)
     chart_list = []
     if rows:
         chart_list.append(charts.price_chart(rows, "Prices today and tomorrow", marks, plan))
@@ -89,7 +91,8 @@ async def overview(request, ctx) -> dict:
         xs = [charts.epoch(p["period_start"]) for p in plan]
         chart_list.append(charts.chart("Plan: expected SOC", xs, [("soc_pct", [p.get("soc_pct") for p in plan])],
                                        unit="%"))
-    return {"title": "Overview", "status": status, "charts": chart_list, "plan": plan,
+    return {"title": "Overview", "status": status, "charts": chart_list, "plan": plan, "planned_by": planned_by,
+            "plan_is_current": planned_by is not None and planned_by is status["decision"],
             "tomorrow_known": any(r["period_start"] >= (start + _dt.timedelta(days=1)).isoformat() for r in rows)}
 
 
@@ -142,10 +145,10 @@ async def prices(request, ctx) -> dict:
     table = {}
     for r in rows:
         slot = table.setdefault(r["period_start"], {"period_start": r["period_start"]})
-        if r["source"] == "csdac-pln":
-            slot.update(market=r["price_pln_kwh"], final=r.get("final_pln_kwh"), zone=r.get("tariff_zone"))
-        else:
+        if r["source"] == SOURCE_EXPORT:
             slot["export"] = r["price_pln_kwh"]
+        elif r["source"] == SOURCE_DAY_AHEAD or "market" not in slot:  # fetched prices before migrated ones
+            slot.update(market=r["price_pln_kwh"], final=r.get("final_pln_kwh"), zone=r.get("tariff_zone"))
     return {"title": "Prices", "day": day, "charts": chart_list, "rows": list(table.values()),
             "prev": day - _dt.timedelta(days=1), "next": day + _dt.timedelta(days=1)}
 
