@@ -252,7 +252,7 @@ async def serve_all(directory: Path, runs: int) -> tuple[list[dict], float, floa
                     results[-1]["shows"] = savings_state(response.text)
         from gdpo.web import savings
 
-        savings.stop_warm(app.state.ctx)
+        await savings.stop_warm(app.state.ctx)
         return results, rss_before, rss_mb()
 
 

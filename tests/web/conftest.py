@@ -79,7 +79,7 @@ async def close_client(client):
     """Stop the app's background work, close the client and the storage."""
     from gdpo.web import savings
 
-    savings.stop_warm(client.app.state.ctx)
+    await savings.stop_warm(client.app.state.ctx)
     await client.http.aclose()
     await client._cm.__aexit__(None, None, None)
 

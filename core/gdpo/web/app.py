@@ -60,7 +60,7 @@ def create_app(storage, config, *, coordinator=None, now=None, token: str | None
         try:
             yield
         finally:
-            savings.stop_warm(ctx)
+            await savings.stop_warm(ctx)
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.ctx = ctx

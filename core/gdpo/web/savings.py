@@ -57,6 +57,7 @@ class SavingsState:
     running: dict[tuple, asyncio.Task] = field(default_factory=dict)
     failure: dict[tuple, BaseException] = field(default_factory=dict)
     warm_task: asyncio.Task | None = None
+    stopping: asyncio.Event | None = None
 
 
 def state_of(ctx) -> SavingsState:
@@ -153,17 +154,12 @@ async def wait_ready(ctx, first, last, strategies=DEFAULT_STRATEGIES, include_si
         await asyncio.sleep(0.02)
 
 
-async def warm_default(ctx) -> None:
-    """Start computing the default range (the last 7 stored days) unless it is ready."""
-    default = await default_range(ctx)
-    if default is not None:
-        await lookup(ctx, *default)
-
-
 async def keep_warm(ctx, every_s: float = WARM_CHECK_S) -> None:
-    """Compute the default range now and again whenever it moves to a new day."""
+    """Compute the default range now and again whenever it moves to a new day, until
+    :func:`stop_warm` (which it waits for between checks, never in the middle of a read)."""
+    stopping = state_of(ctx).stopping
     seen = None
-    while True:
+    while not stopping.is_set():
         try:
             default = await default_range(ctx)
             if default is not None and default != seen:
@@ -171,19 +167,30 @@ async def keep_warm(ctx, every_s: float = WARM_CHECK_S) -> None:
                 seen = default
         except Exception as exc:  # a backend down: try again later
             log.warning("savings warm-up: %s: %s", type(exc).__name__, exc)
-        await asyncio.sleep(every_s)
+        try:
+            await asyncio.wait_for(stopping.wait(), every_s)
+        except asyncio.TimeoutError:
+            pass
 
 
 def ensure_warm(ctx) -> None:
     """Start :func:`keep_warm` in the running loop once (at app start or the first request)."""
     st = state_of(ctx)
     if st.warm_task is None or st.warm_task.done():
+        st.stopping = asyncio.Event()
         st.warm_task = asyncio.get_running_loop().create_task(keep_warm(ctx), name="savings warm-up")
 
 
-def stop_warm(ctx) -> None:
-    """Cancel the warm-up loop and the running computations (at app shutdown)."""
+async def stop_warm(ctx, timeout_s: float = 10.0) -> None:
+    """Stop the warm-up loop and let the running computations end (cancelled after
+    ``timeout_s``), so that no read is left in flight when the storage closes."""
     st = state_of(ctx)
-    for task in [st.warm_task, *st.running.values()]:
-        if task is not None:
+    if st.warm_task is not None:
+        st.stopping.set()
+        await asyncio.gather(st.warm_task, return_exceptions=True)
+    running = list(st.running.values())
+    if running:
+        _, late = await asyncio.wait(running, timeout=timeout_s)
+        for task in late:
             task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
