@@ -103,3 +103,29 @@ async def test_savings_on_an_empty_database_says_so(empty_db):
         await close_client(client)
 
 
+
+
+async def test_a_new_day_is_computed_without_a_request(simulated_db, tmp_path, monkeypatch):
+    monkeypatch.setattr(savings, "WARM_CHECK_S", 0.05)
+    path, summary = simulated_db
+    src = load_config(path, env={}).section("data_storage")["sqlite"]["path"]
+    shutil.copy(src, tmp_path / "copy.db")
+    cfg = write_config(tmp_path, {"backend": "sqlite", "sqlite": {"path": str(tmp_path / "copy.db")}})
+    client = await open_client(cfg, now=lambda: summary.end + _dt.timedelta(days=1))
+    try:
+        await client.get("/health")
+        ctx = client.app.state.ctx
+        before = await savings.default_range(ctx)
+        await savings.wait_ready(ctx, *before)
+        latest = await client.storage.latest("energy_data")
+        await client.storage.write("energy_data", [latest.replace(ts=latest.ts + _dt.timedelta(days=1))])
+        after = await savings.default_range(ctx)
+        assert after[1] == before[1] + _dt.timedelta(days=1)
+        st = savings.state_of(ctx)
+        key = (*after, savings.DEFAULT_STRATEGIES, False)
+        deadline = time.monotonic() + 30
+        while key not in st.done:  # no page asked: the warm-up saw the new day
+            assert time.monotonic() < deadline, list(st.done)
+            await asyncio.sleep(0.05)
+    finally:
+        await close_client(client)

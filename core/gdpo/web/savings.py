@@ -154,7 +154,7 @@ async def wait_ready(ctx, first, last, strategies=DEFAULT_STRATEGIES, include_si
         await asyncio.sleep(0.02)
 
 
-async def keep_warm(ctx, every_s: float = WARM_CHECK_S) -> None:
+async def keep_warm(ctx, every_s: float | None = None) -> None:
     """Compute the default range now and again whenever it moves to a new day, until
     :func:`stop_warm` (which it waits for between checks, never in the middle of a read)."""
     stopping = state_of(ctx).stopping
@@ -168,7 +168,7 @@ async def keep_warm(ctx, every_s: float = WARM_CHECK_S) -> None:
         except Exception as exc:  # a backend down: try again later
             log.warning("savings warm-up: %s: %s", type(exc).__name__, exc)
         try:
-            await asyncio.wait_for(stopping.wait(), every_s)
+            await asyncio.wait_for(stopping.wait(), every_s or WARM_CHECK_S)
         except asyncio.TimeoutError:
             pass
 
