@@ -25,6 +25,16 @@ async def _ready_page(client, url: str, timeout_s: float = 60) -> str:
         await asyncio.sleep(0.05)
 
 
+async def _stored(client, ts) -> None:
+    """Wait until the storage answers ``ts`` as its latest reading: a small write is buffered, and
+    a read racing the flush of another (the warm-up's) may still answer the older one."""
+    await client.storage.flush()
+    deadline = time.monotonic() + 10
+    while (await client.storage.latest("energy_data")).ts != ts:
+        assert time.monotonic() < deadline, "the written reading never became the latest"
+        await asyncio.sleep(0.02)
+
+
 async def test_first_call_says_computing_then_the_page_shows_the_backtest(simulated_db):
     path, summary = simulated_db
     client = await open_client(path, now=lambda: summary.end)
@@ -74,6 +84,7 @@ async def test_a_result_over_older_readings_is_labelled_while_a_newer_one_is_com
         await _ready_page(client, "/savings?simulated=1")
         latest = await client.storage.latest("energy_data")
         await client.storage.write("energy_data", [latest.replace(ts=latest.ts + _dt.timedelta(minutes=1))])
+        await _stored(client, latest.ts + _dt.timedelta(minutes=1))
         html = (await client.get("/savings?simulated=1")).text
         assert "data-stale" in html and "newer readings are being replayed" in html
         assert "<table>" in html and '<meta http-equiv="refresh" content="10">' in html
@@ -119,6 +130,7 @@ async def test_a_new_day_is_computed_without_a_request(simulated_db, tmp_path, m
         await savings.wait_ready(ctx, *before)
         latest = await client.storage.latest("energy_data")
         await client.storage.write("energy_data", [latest.replace(ts=latest.ts + _dt.timedelta(days=1))])
+        await _stored(client, latest.ts + _dt.timedelta(days=1))
         after = await savings.default_range(ctx)
         assert after[1] == before[1] + _dt.timedelta(days=1)
         st = savings.state_of(ctx)
