@@ -26,8 +26,9 @@ async def _ready_page(client, url: str, timeout_s: float = 60) -> str:
 
 
 async def _stored(client, ts) -> None:
-    """Wait until the storage answers ``ts`` as its latest reading: a small write is buffered, and
-    a read racing the flush of another (the warm-up's) may still answer the older one."""
+    """Wait until the storage answers ``ts`` as its latest reading (a small write is buffered).
+    The copies run without the storage's latest-reading cache: a read of the warm-up between
+    the buffered write and its flush would keep the older reading cached for its TTL."""
     await client.storage.flush()
     deadline = time.monotonic() + 10
     while (await client.storage.latest("energy_data")).ts != ts:
@@ -74,17 +75,23 @@ async def test_the_default_range_is_computed_from_the_start(simulated_db):
         await close_client(client)
 
 
-async def test_a_result_over_older_readings_is_labelled_while_a_newer_one_is_computed(simulated_db, tmp_path):
+async def test_a_result_a_quarter_hour_older_is_labelled_while_a_newer_one_is_computed(simulated_db, tmp_path):
     path, summary = simulated_db
     src = load_config(path, env={}).section("data_storage")["sqlite"]["path"]
     shutil.copy(src, tmp_path / "copy.db")
-    cfg = write_config(tmp_path, {"backend": "sqlite", "sqlite": {"path": str(tmp_path / "copy.db")}})
+    cfg = write_config(tmp_path, {"backend": "sqlite", "sqlite": {"path": str(tmp_path / "copy.db")},
+                                     "cache": {"ttl_s": 0}})
     client = await open_client(cfg, now=lambda: summary.end)
     try:
         await _ready_page(client, "/savings?simulated=1")
         latest = await client.storage.latest("energy_data")
         await client.storage.write("energy_data", [latest.replace(ts=latest.ts + _dt.timedelta(minutes=1))])
         await _stored(client, latest.ts + _dt.timedelta(minutes=1))
+        html = (await client.get("/savings?simulated=1")).text  # a minute newer: the result stands
+        assert "data-stale" not in html and "<table>" in html and "http-equiv" not in html
+        assert not savings.state_of(client.app.state.ctx).running, "recomputed for a minute's readings"
+        await client.storage.write("energy_data", [latest.replace(ts=latest.ts + _dt.timedelta(minutes=16))])
+        await _stored(client, latest.ts + _dt.timedelta(minutes=16))
         html = (await client.get("/savings?simulated=1")).text
         assert "data-stale" in html and "newer readings are being replayed" in html
         assert "<table>" in html and '<meta http-equiv="refresh" content="10">' in html
@@ -121,7 +128,8 @@ async def test_a_new_day_is_computed_without_a_request(simulated_db, tmp_path, m
     path, summary = simulated_db
     src = load_config(path, env={}).section("data_storage")["sqlite"]["path"]
     shutil.copy(src, tmp_path / "copy.db")
-    cfg = write_config(tmp_path, {"backend": "sqlite", "sqlite": {"path": str(tmp_path / "copy.db")}})
+    cfg = write_config(tmp_path, {"backend": "sqlite", "sqlite": {"path": str(tmp_path / "copy.db")},
+                                     "cache": {"ttl_s": 0}})
     client = await open_client(cfg, now=lambda: summary.end + _dt.timedelta(days=1))
     try:
         await client.get("/health")

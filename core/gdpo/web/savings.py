@@ -2,11 +2,11 @@
 background so that the page answers at once.
 
 A page request never waits for a replay. It gets the result of its range when one is ready
-(computed over the readings stored up to :attr:`Outcome.as_of`); otherwise it starts the
-computation in a background task and says "computing". A result over older readings of the
-same range is shown, labelled with when it was computed, while a newer one is computed. The
-default range (the last 7 stored days) is computed when the app starts and again when a new
-day arrives (:func:`keep_warm`). The replay is read from storage on the event loop (async
+(computed over the readings stored up to :attr:`Outcome.as_of`, at most a quarter-hour older
+than the newest); otherwise it starts the computation in a background task and says
+"computing". An older result is shown, labelled with the time of its newest reading, while a
+newer one is computed. The default range (the last 7 stored days) is computed when the app
+starts and again when a new day arrives (:func:`keep_warm`). The replay is read from storage on the event loop (async
 reads); the strategies run in a worker thread.
 """
 
@@ -27,6 +27,7 @@ DEFAULT_STRATEGIES = ("none", "self", "rules")
 ALL_STRATEGIES = ("none", "self", "rules", "optimiser", "optimum")
 KEEP_RESULTS = 4  # results kept (the default range and a few chosen ones)
 WARM_CHECK_S = 300.0  # how often keep_warm looks for a new day
+FRESH = _dt.timedelta(minutes=15)  # a result over readings this close to the newest is current (one quarter)
 
 
 @dataclass
@@ -116,6 +117,14 @@ async def _run(ctx, key: tuple, newest: _dt.datetime | None) -> None:
         del st.done[next(iter(st.done))]
 
 
+def _current(computed: _dt.datetime | None, newest: _dt.datetime | None) -> bool:
+    """A result over readings up to ``computed`` still stands for the newest reading: the same,
+    or less than a quarter-hour older (a live system stores a reading every few seconds)."""
+    if computed is None or newest is None:
+        return computed == newest
+    return _dt.timedelta(0) <= newest - computed < FRESH
+
+
 def _start(ctx, key: tuple, newest: _dt.datetime | None) -> None:
     st = state_of(ctx)
     if key not in st.running:
@@ -134,7 +143,7 @@ async def lookup(ctx, first: _dt.date, last: _dt.date, strategies=DEFAULT_STRATE
     reading = await data.latest(ctx.storage, "energy_data")
     newest = reading.ts if reading else None
     done = st.done.get(key)
-    if done is not None and done.newest == newest:
+    if done is not None and _current(done.newest, newest):
         return Outcome("failed" if done.error else "ready", done.result, done.newest, done.error)
     _start(ctx, key, newest)
     if done is not None and done.error is None:
