@@ -8,7 +8,7 @@ import datetime as _dt
 
 import pytest
 
-from gdpo.migrate.legacy_map import PRICE_HISTORY_SOURCE
+from gdpo_json_legacy.mapping import PRICE_HISTORY_SOURCE
 from gdpo.prices.model import SOURCE_DAY_AHEAD, SOURCE_EXPORT
 from gdpo.storage.aggregate import local_midnight_utc, zone
 from gdpo.web.data import PRICE_SOURCES
@@ -20,6 +20,7 @@ TZ = "Europe/Warsaw"
 
 
 def test_every_source_of_the_records_is_accepted():
+    """The fetched sources and the one the legacy backend gives migrated prices."""
     assert set(PRICE_SOURCES) == {SOURCE_DAY_AHEAD, SOURCE_EXPORT, PRICE_HISTORY_SOURCE}
 
 

@@ -11,7 +11,6 @@ import datetime as _dt
 from contextlib import asynccontextmanager
 from typing import Any, Iterable, Sequence
 
-from gdpo.migrate.legacy_map import PRICE_HISTORY_SOURCE
 from gdpo.prices.model import SOURCE_DAY_AHEAD, SOURCE_EXPORT
 from gdpo.prices.tariffs import TariffConfig, priced
 from gdpo.storage.aggregate import local_midnight_utc, zone
@@ -24,6 +23,7 @@ ENERGY_FIELDS = KINDS["energy_data"].numeric_fields
 DEFAULT_ENERGY_FIELDS = ("battery_soc_pct", "pv_power_w", "house_consumption_w", "grid_power_w", "battery_power_w")
 DAILY_SUMS = ("total_consumption_kwh", "total_pv_kwh", "total_grid_import_kwh", "total_grid_export_kwh",
               "grid_charge_kwh", "grid_charge_cost_pln", "selling_revenue_pln")
+PRICE_HISTORY_SOURCE = "legacy-price-history"  # market prices migrated from the legacy price history
 PRICE_SOURCES = (SOURCE_DAY_AHEAD, SOURCE_EXPORT, PRICE_HISTORY_SOURCE)  # every source a price record can carry
 MARKET_SOURCES = (SOURCE_DAY_AHEAD, PRICE_HISTORY_SOURCE)  # market buy prices (fetched or migrated)
 
