@@ -10,6 +10,12 @@ serving every URL minus the RSS before the web app was imported and created (the
 is open in both). Targets: every page and API call <= 300 ms, the year view <= 100 ms,
 extra RSS <= 60 MB; a first call over its target is reported (and counts as missed).
 
+Savings replays a week of stored history through the strategies in the background (started
+with the app, kept for the next calls): the app's very first request is /savings, timed as
+a user meets it right after the start (the page says it is computing and reloads itself),
+then the time until the page shows the result; the table's Savings row comes later and
+shows the result (its "shows" column says so).
+
     python benchmarks/web_bench.py [--days 365] [--runs 7] [--keep DIR]
 
 The database is filled in a child process (so that its memory does not count) and kept in
@@ -189,6 +195,35 @@ def raw_ms(db: Path, statements: list[tuple[str, tuple]], runs: int) -> float:
     return statistics.median(times[1:])
 
 
+def savings_state(html: str) -> str:
+    """What a Savings page shows: ``computing``, ``stale`` (an older result) or ``result``."""
+    return "computing" if "data-computing" in html else "stale" if "data-stale" in html else "result"
+
+
+async def wait_for_result(client, url: str, timeout_s: float = 120.0) -> float:
+    """Ask ``url`` until the Savings page shows its result; the ms it took."""
+    t = time.perf_counter()
+    while savings_state((await client.get(url)).text) != "result":
+        if time.perf_counter() - t > timeout_s:
+            raise RuntimeError(f"{url}: no result after {timeout_s} s")
+        await asyncio.sleep(0.05)
+    return (time.perf_counter() - t) * 1000
+
+
+async def savings_after_start(client) -> list[dict]:
+    """/savings asked right after the app starts: that first call (what it shows), then the
+    time until the page shows the backtest."""
+    t = time.perf_counter()
+    response = await client.get("/savings")
+    first_ms = (time.perf_counter() - t) * 1000
+    state = savings_state(response.text)
+    ready_ms = first_ms + await wait_for_result(client, "/savings")
+    return [{"name": "savings first call", "url": "/savings", "status": response.status_code,
+             "bytes": len(response.content), "cold_ms": first_ms, "ms": first_ms, "shows": state},
+            {"name": "savings result ready", "url": "/savings", "status": 200, "bytes": 0, "cold_ms": ready_ms,
+             "ms": ready_ms, "shows": "result", "info": True}]
+
+
 async def serve_all(directory: Path, runs: int) -> tuple[list[dict], float, float]:
     """(per URL: cold and median ms, status, bytes), RSS before the app, RSS after serving."""
     import httpx
@@ -203,8 +238,8 @@ async def serve_all(directory: Path, runs: int) -> tuple[list[dict], float, floa
         from gdpo.web.app import create_app
 
         app = create_app(storage, cfg, now=lambda: NOW)
-        results = []
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+            results = await savings_after_start(client)  # the very first request of the app
             for name, url, _ in cases():
                 times = []
                 for _ in range(runs + 1):
@@ -213,6 +248,11 @@ async def serve_all(directory: Path, runs: int) -> tuple[list[dict], float, floa
                     times.append((time.perf_counter() - t) * 1000)
                 results.append({"name": name, "url": url, "status": response.status_code, "bytes": len(response.content),
                                 "cold_ms": times[0], "ms": statistics.median(times[1:])})
+                if url == "/savings":
+                    results[-1]["shows"] = savings_state(response.text)
+        from gdpo.web import savings
+
+        await savings.stop_warm(app.state.ctx)
         return results, rss_before, rss_mb()
 
 
@@ -235,6 +275,7 @@ def main() -> int:
         results, before, after = asyncio.run(serve_all(directory, args.runs))
         db = directory / "gdpo.db"
         raws = {name: raw_ms(db, statements, args.runs) for name, _, statements in cases()}
+        raws["savings first call"] = raws["savings result ready"] = raws["page savings (7 days)"]
     print(f"dashboard over {args.days} days of 1-minute data on SQLite (30 days raw, the rest rolled up); "
           f"median of {args.runs} (first call apart)")
     print(f"{'what':<26} {'status':>6} {'KB':>6} {'cold ms':>8} {'ms':>7} {'raw ms':>7} {'ratio':>6}  target")
@@ -242,6 +283,10 @@ def main() -> int:
     for r in results:
         target = YEAR_MS if "year" in r["name"] else PAGE_MS
         raw = raws[r["name"]]
+        if r.get("info"):  # not a request: how long the background replay took after the start
+            print(f"{r['name']:<26} {'':>6} {'':>6} {r['ms']:>8.1f} {'':>7} {'':>7} {'':>6}  (the first call "
+                  f"shows the 'computing' page, which reloads itself until then)")
+            continue
         ok = r["status"] == 200 and r["ms"] <= target
         verdict = "ok" if ok else "MISSED"
         if not ok:
@@ -249,8 +294,9 @@ def main() -> int:
         elif r["cold_ms"] > target:
             verdict = "ok, first call MISSED"
             missed.append(f"{r['name']} (first call)")
+        shows = f" (shows: {r['shows']})" if "shows" in r else ""
         print(f"{r['name']:<26} {r['status']:>6} {r['bytes'] / 1024:>6.0f} {r['cold_ms']:>8.1f} {r['ms']:>7.1f} "
-              f"{raw:>7.2f} {r['ms'] / raw if raw else float('nan'):>6.1f}  <= {target:.0f} {verdict}")
+              f"{raw:>7.2f} {r['ms'] / raw if raw else float('nan'):>6.1f}  <= {target:.0f} {verdict}{shows}")
     extra = after - before
     print(f"server RSS: {before:.0f} MB before the app, {after:.0f} MB after serving every URL: "
           f"extra {extra:.1f} MB (target <= {RSS_MB:.0f}) {'ok' if extra <= RSS_MB else 'MISSED'}")

@@ -76,7 +76,10 @@ async def open_client(cfg_path, now=None, **kw):
 
 
 async def close_client(client):
-    """Close the client and the storage."""
+    """Stop the app's background work, close the client and the storage."""
+    from gdpo.web import savings
+
+    await savings.stop_warm(client.app.state.ctx)
     await client.http.aclose()
     await client._cm.__aexit__(None, None, None)
 

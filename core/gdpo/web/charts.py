@@ -38,10 +38,10 @@ def price_chart(rows: Sequence[dict], title: str, marks: Sequence[dict] = (), pl
     by_t: dict[float, dict[str, Any]] = {}
     for r in rows:
         slot = by_t.setdefault(epoch(r["period_start"]), {})
-        if r["source"] == "csdac-pln":
-            slot["market"], slot["final"] = r["price_pln_kwh"], r.get("final_pln_kwh")
-        else:
+        if r["source"] == "rce-pln":
             slot["export"] = r["price_pln_kwh"]
+        elif r["source"] == "csdac-pln" or "market" not in slot:  # fetched prices before migrated ones
+            slot["market"], slot["final"] = r["price_pln_kwh"], r.get("final_pln_kwh")
     planned = {epoch(p["period_start"]) for p in plan if p.get("action") == "charge" or (p.get("grid_charge_kw") or 0) > 0}
     acted = {}
     for d in marks:

@@ -23,7 +23,9 @@ ENERGY_FIELDS = KINDS["energy_data"].numeric_fields
 DEFAULT_ENERGY_FIELDS = ("battery_soc_pct", "pv_power_w", "house_consumption_w", "grid_power_w", "battery_power_w")
 DAILY_SUMS = ("total_consumption_kwh", "total_pv_kwh", "total_grid_import_kwh", "total_grid_export_kwh",
               "grid_charge_kwh", "grid_charge_cost_pln", "selling_revenue_pln")
-PRICE_SOURCES = (SOURCE_DAY_AHEAD, SOURCE_EXPORT)
+PRICE_HISTORY_SOURCE = "legacy-price-history"  # market prices migrated from the legacy price history
+PRICE_SOURCES = (SOURCE_DAY_AHEAD, SOURCE_EXPORT, PRICE_HISTORY_SOURCE)  # every source a price record can carry
+MARKET_SOURCES = (SOURCE_DAY_AHEAD, PRICE_HISTORY_SOURCE)  # market buy prices (fetched or migrated)
 
 
 def jsonable(value: Any) -> Any:
@@ -78,7 +80,7 @@ def price_rows(records: Iterable[Any], tariff: TariffConfig) -> list[dict[str, A
     out = []
     for r in records:
         row = record_dict(r)
-        if r.source == SOURCE_DAY_AHEAD and (r.price_kind or "market") == "market":
+        if r.source in MARKET_SOURCES and (r.price_kind or "market") == "market":
             final, z = priced(r.period_start, r.price_pln_kwh, tariff)
             row.update(final_pln_kwh=round(final, 5), tariff_zone=z.name)
         out.append(row)
@@ -168,6 +170,14 @@ async def monthly(storage, year: int, tz: str) -> list[dict]:
 
 def _round(v):
     return round(v, 4) if isinstance(v, float) else v
+
+
+def plan_decision(latest: dict | None, window: Sequence[dict]) -> dict | None:
+    """The decision whose plan the Overview marks: ``latest`` when it has one, else the newest
+    of ``window`` (decisions newest first) that has one; None when none has."""
+    if latest_plan(latest):
+        return latest
+    return next((d for d in window if latest_plan(d)), None)
 
 
 def latest_plan(decision: dict | None) -> list[dict]:

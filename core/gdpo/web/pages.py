@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from gdpo.prices.model import SOURCE_DAY_AHEAD, SOURCE_EXPORT
 from gdpo.storage.aggregate import local_midnight_utc, zone
 from gdpo.storage.records import KINDS
 from gdpo.web import charts, data, savings
@@ -81,7 +82,8 @@ async def overview(request, ctx) -> dict:
             + await data.prices_for_day(ctx.storage, today + _dt.timedelta(days=1), ctx.tz, ctx.tariff))
     start = local_midnight_utc(today, ctx.tz)
     marks = await data.decisions(ctx.storage, start, start + _dt.timedelta(days=2))
-    plan = data.latest_plan(status["decision"])
+    planned_by = data.plan_decision(status["decision"], marks)
+    plan = data.latest_plan(planned_by)
     chart_list = []
     if rows:
         chart_list.append(charts.price_chart(rows, "Prices today and tomorrow", marks, plan))
@@ -89,7 +91,8 @@ async def overview(request, ctx) -> dict:
         xs = [charts.epoch(p["period_start"]) for p in plan]
         chart_list.append(charts.chart("Plan: expected SOC", xs, [("soc_pct", [p.get("soc_pct") for p in plan])],
                                        unit="%"))
-    return {"title": "Overview", "status": status, "charts": chart_list, "plan": plan,
+    return {"title": "Overview", "status": status, "charts": chart_list, "plan": plan, "planned_by": planned_by,
+            "plan_is_current": planned_by is not None and planned_by is status["decision"],
             "tomorrow_known": any(r["period_start"] >= (start + _dt.timedelta(days=1)).isoformat() for r in rows)}
 
 
@@ -142,10 +145,10 @@ async def prices(request, ctx) -> dict:
     table = {}
     for r in rows:
         slot = table.setdefault(r["period_start"], {"period_start": r["period_start"]})
-        if r["source"] == "csdac-pln":
-            slot.update(market=r["price_pln_kwh"], final=r.get("final_pln_kwh"), zone=r.get("tariff_zone"))
-        else:
+        if r["source"] == SOURCE_EXPORT:
             slot["export"] = r["price_pln_kwh"]
+        elif r["source"] == SOURCE_DAY_AHEAD or "market" not in slot:  # fetched prices before migrated ones
+            slot.update(market=r["price_pln_kwh"], final=r.get("final_pln_kwh"), zone=r.get("tariff_zone"))
     return {"title": "Prices", "day": day, "charts": chart_list, "rows": list(table.values()),
             "prev": day - _dt.timedelta(days=1), "next": day + _dt.timedelta(days=1)}
 
@@ -167,9 +170,8 @@ async def monthly(request, ctx) -> dict:
 
 @page("savings.html")
 async def savings_page(request, ctx) -> dict:
-    """gdpo backtest over the chosen days (default the last 7 stored): table and chart."""
-    from gdpo.coordinator.backtest import BacktestError
-
+    """gdpo backtest over the chosen days (default the last 7 stored): table and chart. The
+    replay runs in the background: until its result is ready the page says so and reloads."""
     q = request.query_params
     default = await savings.default_range(ctx)
     if default is None and not q.get("from"):
@@ -184,19 +186,24 @@ async def savings_page(request, ctx) -> dict:
     chosen = [s for s in (q.get("strategies") or ",".join(savings.DEFAULT_STRATEGIES)).split(",") if s]
     for s in chosen:
         parse_choice(s, "strategies", savings.ALL_STRATEGIES)
-    try:
-        result = await savings.backtest(ctx, first, last, chosen, include_simulated=simulated)
-    except BacktestError as exc:
-        return {"title": "Savings", "result": None, "message": str(exc), "charts": [], "first": first, "last": last,
-                "simulated": simulated}
+    outcome = await savings.lookup(ctx, first, last, chosen, include_simulated=simulated)
+    values = {"title": "Savings", "first": first, "last": last, "strategies": ",".join(chosen),
+              "all": savings.ALL_STRATEGIES, "simulated": simulated, "state": outcome.state,
+              "as_of": outcome.as_of, "charts": [], "result": None}
+    if outcome.state == "computing":
+        return {**values, "refresh_s": 2,
+                "message": f"Computing the backtest of {first} .. {last}; this page reloads itself until it is ready."}
+    if outcome.state == "failed":
+        return {**values, "message": outcome.error}
+    result = outcome.result
     names = list(result["strategies"])
     chart_list = [charts.chart("Net cost per strategy, PLN", list(range(len(names))),
                                [("net_cost_pln", [result["strategies"][n]["net_cost_pln"] for n in names])],
                                unit="PLN", points=True)]
     chart_list[0]["labels"] = names
     base = result["strategies"].get("none", {}).get("net_cost_pln")
-    return {"title": "Savings", "result": result, "first": first, "last": last, "charts": chart_list,
-            "base": base, "strategies": ",".join(chosen), "all": savings.ALL_STRATEGIES, "simulated": simulated}
+    return {**values, "result": result, "charts": chart_list, "base": base,
+            "refresh_s": 10 if outcome.state == "stale" else None}
 
 
 @page("system.html")

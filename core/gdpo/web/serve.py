@@ -26,7 +26,7 @@ def listen_settings(config, host: str | None = None, port: int | None = None) ->
 
 def make_server(app, host: str, port: int) -> uvicorn.Server:
     """A uvicorn server for ``app`` that installs no signal handlers (its owner stops it)."""
-    cfg = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
+    cfg = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
                          server_header=False, proxy_headers=False)
     server = uvicorn.Server(cfg)
     server.install_signal_handlers = lambda: None  # uvicorn < 0.29

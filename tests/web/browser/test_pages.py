@@ -42,11 +42,26 @@ def watched(browser):
     return browser
 
 
+def wait_for_savings(driver, shot) -> None:
+    """The Savings page computes in the background and reloads itself: wait for its result
+    (a screenshot of the computing note written to ``shot`` when it was seen)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    if driver.find_elements(By.CSS_SELECTOR, "[data-computing]"):
+        screenshot(driver, shot)
+    WebDriverWait(driver, 90).until(lambda d: d.execute_script(
+        "return document.readyState === 'complete' && !document.querySelector('[data-computing], [data-stale]')"
+        " && Array.from(document.querySelectorAll('figure[data-chart]')).every(function (f) { return f.chart; })"))
+
+
 def check_page(driver, base: str, path: str, min_charts: int, shot) -> list[dict]:
     """Load a page, write its screenshot to ``shot``, and assert: no errors, only loopback
     requests, charts with points."""
     drain_logs(driver)
     load(driver, base + path)
+    if path.startswith("/savings"):
+        wait_for_savings(driver, shot.with_name(shot.stem + "-computing.png"))
     screenshot(driver, shot)
     errors = console_errors(driver)
     assert not errors, f"{path}: {errors}"
