@@ -158,8 +158,12 @@ def _build_venv(workspace: Path) -> Path:
                               "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()
     project = [p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix)]
+    # a checkout in a directory the user cannot enter (a clone under a 0700 temp dir): the
+    # installed packages are copied, and the project's own packages come from the workspace copy
+    project = [p if _user_can_read(p) else _copy_site(p, workspace) for p in project]
+    sources = _project_sources(workspace / "goodwe-dynamic-price-optimiser")
     Path(purelib, "gdpo-project.pth").write_text(
-        "".join(f"import site; site.addsitedir({p!r})\n" for p in project))
+        "".join(f"{p}\n" for p in sources) + "".join(f"import site; site.addsitedir({p!r})\n" for p in project))
     for script in (Path(sys.prefix) / "bin").iterdir():
         first = script.read_bytes()[:200].split(b"\n", 1)[0] if script.is_file() else b""
         if first.startswith(b"#!") and b"python" in first and not (venv / "bin" / script.name).exists():
@@ -167,6 +171,38 @@ def _build_venv(workspace: Path) -> Path:
             (venv / "bin" / script.name).write_text(f"#!{venv}/bin/python\n{body}")
             (venv / "bin" / script.name).chmod(0o755)
     return venv
+
+
+def _user_can_read(path: str) -> bool:
+    """Whether the block user can list and read ``path``."""
+    return _as_user(["test", "-r", path, "-a", "-x", path]).returncode == 0
+
+
+def _copy_site(path: str, workspace: Path) -> str:
+    """A copy of the site-packages directory ``path`` in ``workspace``, readable by the user."""
+    dest = workspace / f"site-{len(list(workspace.glob('site-*')))}"
+    shutil.copytree(path, dest, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    return str(dest)
+
+
+def _project_sources(clone: Path) -> list[str]:
+    """The directories holding the project's packages (gdpo and the backends), in the copy
+    ``clone`` of the checkout, so that the user imports them from files it can read."""
+    import importlib.util
+
+    out: list[str] = []
+    for name in ("gdpo", "gdpo_sqlite", "gdpo_json_legacy", "gdpo_timescaledb"):
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        parent = Path(list(spec.submodule_search_locations)[0]).parent
+        try:
+            copied = clone / parent.relative_to(REPO)
+        except ValueError:  # installed from elsewhere: the site copy holds it
+            continue
+        if str(copied) not in out:
+            out.append(str(copied))
+    return out
 
 
 def _old_system(dest: Path) -> Path:
