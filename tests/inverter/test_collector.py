@@ -145,6 +145,8 @@ async def test_readings_survive_a_storage_outage(serve, storage):
             await collector.collect_once()
     assert collector.unsaved == 2 and collector.get_current_data() is not None
     await backend.open()                             # and comes back
+    (lane,) = storage.pipeline.lanes.values()
+    await asyncio.sleep(lane.breaker.retry_in_s() + 0.05)  # the breaker's backoff: the next call probes
     await collector.collect_once()
     rows = await storage.read("energy_data", FAR_PAST, FAR_FUTURE)
     assert len(rows) == 3 and collector.unsaved == 0 and collector.records_written == 3

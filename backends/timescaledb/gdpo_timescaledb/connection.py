@@ -128,12 +128,21 @@ async def keep_session(conn: asyncpg.Connection) -> None:
     reset query, one round trip per operation."""
 
 
+def _broken_connection(exc: BaseException) -> bool:
+    """The driver's own state of the connection is broken ("connection is closed", "cannot
+    switch to state ...; another operation is in progress" when the server went away in the
+    middle of an operation): an outage, not a fault of the records. A value the driver
+    refused before sending (an ``InterfaceError`` that is also a ``ValueError``) is not."""
+    return isinstance(exc, (asyncpg.exceptions.InternalClientError, asyncpg.exceptions.InterfaceError)) \
+        and not isinstance(exc, ValueError)
+
+
 def classify(exc: BaseException, server: str, doing: str) -> BaseException:
     """A typed storage error for a driver error (connection loss, or a failed statement)."""
     if isinstance(exc, asyncio.TimeoutError):
         return StorageConnectionError(f"timescaledb at {server}: {doing} timed out "
                                       f"(server unreachable or overloaded)")
-    if isinstance(exc, CONNECTION_ERRORS):
+    if isinstance(exc, CONNECTION_ERRORS) or _broken_connection(exc):
         detail = mask_secrets(str(exc)) or type(exc).__name__
         return StorageConnectionError(f"timescaledb at {server}: {doing} failed, server unreachable: {detail}")
     if isinstance(exc, (asyncpg.PostgresError, _BAD_VALUE)):
