@@ -1,17 +1,15 @@
 # Building and running gdpo's image (sourced by scripts/containers-check.sh, after lib.sh).
 
 CC_APP_ROOT=/opt/goodwe-dynamic-price-optimiser
-CC_MAX_IMAGE_MB=${CC_MAX_IMAGE_MB:-250}
+CC_MAX_IMAGE_MB=250  # the size the image must stay within
 
 # pip inside the build reaches the package index through this machine's network, which needs
-# this machine's CA bundle: handed in as build volumes (a pip.conf and the bundle), so neither
-# is in the image nor in the Dockerfile users build with.
+# this machine's CA bundle: it is mounted for the build over the base image's own bundle (pip,
+# as Debian builds it and from 24.2 on, trusts the system's), so it is neither copied into the
+# image nor named in the Dockerfile users build with.
 cc_build_image() {
   local ca=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt} extra=()
-  if [ -f "$ca" ]; then
-    printf '[global]\ncert = /run/gdpo-build-ca.crt\n' >"$CC_WORK/pip.conf"
-    extra=(--volume "$CC_WORK/pip.conf:/etc/pip.conf:ro" --volume "$ca:/run/gdpo-build-ca.crt:ro")
-  fi
+  [ -f "$ca" ] && extra=(--volume "$ca:/etc/ssl/certs/ca-certificates.crt:ro")
   podman build --quiet --format docker --network host --isolation chroot --pull=never \
     "${extra[@]}" --tag "$GDPO_IMAGE" . >/dev/null
   local bytes
@@ -19,10 +17,12 @@ cc_build_image() {
   CC_IMAGE_SIZE_MB=$((bytes / 1000000))
   cc_log "image $GDPO_IMAGE: $CC_IMAGE_SIZE_MB MB"
   [ "$CC_IMAGE_SIZE_MB" -le "$CC_MAX_IMAGE_MB" ] || cc_die "the image is larger than $CC_MAX_IMAGE_MB MB"
-  # No compiler, no build secrets in the runtime image.
-  podman run --rm --entrypoint sh "$GDPO_IMAGE" -c \
-    'for c in cc gcc g++ make; do command -v $c && exit 1; done; test ! -e /etc/pip.conf; test ! -e /run/gdpo-build-ca.crt' \
-    || cc_die "the runtime image holds a compiler or a build secret"
+  # No compiler in the runtime image, and the CA bundle mounted for the build did not stay in it.
+  podman run --rm --entrypoint sh "$GDPO_IMAGE" -c 'for c in cc gcc g++ make; do ! command -v $c || exit 1; done' \
+    || cc_die "the runtime image holds a compiler"
+  [ "$(podman run --rm --entrypoint sha256sum "$GDPO_IMAGE" /etc/ssl/certs/ca-certificates.crt)" \
+    = "$(podman run --rm --entrypoint sha256sum "$PYTHON_IMAGE" /etc/ssl/certs/ca-certificates.crt)" ] \
+    || cc_die "the build's CA bundle was left in the image"
   [ "$(podman image inspect --format '{{.Config.User}}' "$GDPO_IMAGE")" = "gdpo:gdpo" ] \
     || cc_die "the image does not run as user gdpo"
   podman image inspect --format '{{json .Config.Healthcheck}}' "$GDPO_IMAGE" | grep -q 'gdpo' \

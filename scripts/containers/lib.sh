@@ -84,7 +84,12 @@ cc_cleanup() {
     podman volume rm --all --force >/dev/null 2>&1
     podman rmi --all --force >/dev/null 2>&1
     podman system reset --force >/dev/null 2>&1
-    # anything podman left mounted below the directory
+    # conmon processes of exec sessions (they linger for minutes) and anything podman left
+    # mounted below the directory
+    local pid
+    for pid in $(pgrep -f -- "$CC_WORK/" 2>/dev/null); do
+      [ "$pid" != $$ ] && kill "$pid" 2>/dev/null
+    done
     grep -o " $CC_WORK[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
     rm -rf "$CC_WORK"
   fi
@@ -136,6 +141,7 @@ cc_rootfs() {
     --customize-hook="sync-out /var/cache/apt/archives $CC_CACHE/debs" \
     --customize-hook='rm -f "$1"/var/cache/apt/archives/*.deb "$1"/var/cache/apt/*.bin; rm -rf "$1"/var/lib/apt/lists/*' \
     --customize-hook='rm -f "$1"/etc/dpkg/dpkg.cfg.d/99mmdebstrap' \
+    --customize-hook="$CC_REPO/scripts/containers/slim-config.sh \"\$1\"" \
     bookworm "$out" "$(cc_archive_uri)" >"$log" 2>&1 \
     || { tail -n 40 "$log" >&2; cc_die "mmdebstrap failed for $(basename "$out")"; }
 }

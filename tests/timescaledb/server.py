@@ -88,14 +88,25 @@ def _wait_until_ready(dsn: str, timeout_s: float = 90.0) -> None:
 
 
 def _container_server() -> TestServer:
+    """A ``timescale/timescaledb`` container (the official image from a registry, or a local one
+    of that name). ``GDPO_TEST_CONTAINER_NETWORK=host`` (an engine without bridge networks, as
+    podman on scripts/containers-check.sh's machines): the container shares the host's network
+    and its server listens on a free port of 127.0.0.1 (``PGPORT``) instead of a published one."""
     try:
         from testcontainers.community.postgres import PostgresContainer
     except ImportError:
         from testcontainers.postgres import PostgresContainer
 
     port = _free_port()
-    container = PostgresContainer(IMAGE, username="gdpo", password="gdpo-test", dbname="gdpo", driver=None)
-    container.with_bind_ports(5432, ("127.0.0.1", port))  # a fixed port survives a restart
+    if os.environ.get("GDPO_TEST_CONTAINER_NETWORK") == "host":
+        container = PostgresContainer(IMAGE, port=port, username="gdpo", password="gdpo-test", dbname="gdpo",
+                                      driver=None)
+        container.with_env("PGPORT", str(port))  # the server's port, and psql's in the readiness probe
+        container.with_command("-c listen_addresses=127.0.0.1")
+        container.with_kwargs(network_mode="host")
+    else:
+        container = PostgresContainer(IMAGE, username="gdpo", password="gdpo-test", dbname="gdpo", driver=None)
+        container.with_bind_ports(5432, ("127.0.0.1", port))  # a fixed port survives a restart
     container.start()
     dsn = f"postgresql://gdpo:gdpo-test@127.0.0.1:{port}/gdpo"
     wrapped = container.get_wrapped_container()
