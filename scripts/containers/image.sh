@@ -11,21 +11,21 @@ cc_build_image() {
   local ca=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt} extra=()
   [ -f "$ca" ] && extra=(--volume "$ca:/etc/ssl/certs/ca-certificates.crt:ro")
   podman build --quiet --format docker --network host --isolation chroot --pull=never \
-    "${extra[@]}" --tag "$GDPO_IMAGE" . >/dev/null
+    "${extra[@]}" --tag "$CC_GDPO_IMAGE" . >/dev/null
   local bytes
-  bytes=$(podman image inspect --format '{{.Size}}' "$GDPO_IMAGE")
+  bytes=$(podman image inspect --format '{{.Size}}' "$CC_GDPO_IMAGE")
   CC_IMAGE_SIZE_MB=$((bytes / 1000000))
-  cc_log "image $GDPO_IMAGE: $CC_IMAGE_SIZE_MB MB"
+  cc_log "image $CC_GDPO_IMAGE: $CC_IMAGE_SIZE_MB MB"
   [ "$CC_IMAGE_SIZE_MB" -le "$CC_MAX_IMAGE_MB" ] || cc_die "the image is larger than $CC_MAX_IMAGE_MB MB"
   # No compiler in the runtime image, and the CA bundle mounted for the build did not stay in it.
-  podman run --rm --entrypoint sh "$GDPO_IMAGE" -c 'for c in cc gcc g++ make; do ! command -v $c || exit 1; done' \
+  podman run --rm --entrypoint sh "$CC_GDPO_IMAGE" -c 'for c in cc gcc g++ make; do ! command -v $c || exit 1; done' \
     || cc_die "the runtime image holds a compiler"
-  [ "$(podman run --rm --entrypoint sha256sum "$GDPO_IMAGE" /etc/ssl/certs/ca-certificates.crt)" \
+  [ "$(podman run --rm --entrypoint sha256sum "$CC_GDPO_IMAGE" /etc/ssl/certs/ca-certificates.crt)" \
     = "$(podman run --rm --entrypoint sha256sum "$PYTHON_IMAGE" /etc/ssl/certs/ca-certificates.crt)" ] \
     || cc_die "the build's CA bundle was left in the image"
-  [ "$(podman image inspect --format '{{.Config.User}}' "$GDPO_IMAGE")" = "gdpo:gdpo" ] \
+  [ "$(podman image inspect --format '{{.Config.User}}' "$CC_GDPO_IMAGE")" = "gdpo:gdpo" ] \
     || cc_die "the image does not run as user gdpo"
-  podman image inspect --format '{{json .Config.Healthcheck}}' "$GDPO_IMAGE" | grep -q 'gdpo' \
+  podman image inspect --format '{{json .Config.Healthcheck}}' "$CC_GDPO_IMAGE" | grep -q 'gdpo' \
     || cc_die "the image has no HEALTHCHECK"
 }
 
@@ -52,13 +52,15 @@ inverter:
   port: $sim_port
 collector:
   interval_s: 5
+prices:
+  pse_base_url: http://127.0.0.1:9/  # nothing outside this machine is contacted: no prices, self-use
 EOF
   chmod 0644 "$out"
 }
 
 # Start `gdpo simulator` from the image in a container named $1 on port $2 (host network).
 cc_start_simulator() {
-  podman run -d --name "$1" --entrypoint gdpo "$GDPO_IMAGE" simulator --port "$2" --seed 1 >/dev/null
+  podman run -d --name "$1" --entrypoint gdpo "$CC_GDPO_IMAGE" simulator --port "$2" --seed 1 >/dev/null
   cc_wait_for "the simulator on port $2" cc_port_listens "$2"
 }
 
@@ -78,6 +80,11 @@ cc_has_records() {
 # True when something listens on TCP port $1 of 127.0.0.1.
 cc_port_listens() {
   ss -Hltn "sport = :$1" | grep -q .
+}
+
+# True when PID 1 of container $1 is `gdpo run` (the entry point has exec'd it).
+cc_pid1_is_coordinator() {
+  podman exec "$1" cat /proc/1/cmdline | tr '\0' ' ' | grep -q 'bin/gdpo run'
 }
 
 cc_health_status() {
@@ -109,7 +116,7 @@ cc_check_image() {
   podman volume create "$vol" >/dev/null
   local run=(podman run -d --name "$app" -v "$vol:$CC_APP_ROOT/data"
              -v "$CC_WORK/check.yaml:$CC_APP_ROOT/config/check.yaml:ro" -e GDPO_CONFIG=$CC_APP_ROOT/config/check.yaml
-             "$GDPO_IMAGE")
+             "$CC_GDPO_IMAGE")
   "${run[@]}" >/dev/null
   cc_wait_healthy "$app"
   cc_log "HEALTHCHECK: healthy"
@@ -128,11 +135,17 @@ cc_check_image() {
   [ "$(podman inspect --format '{{.State.ExitCode}}' "$app")" = 0 ] \
     || { podman logs --tail 30 "$app" >&2; cc_die "the coordinator did not stop cleanly"; }
   n2=$(podman run --rm -v "$vol:$CC_APP_ROOT/data" -v "$CC_WORK/check.yaml:$CC_APP_ROOT/config/check.yaml:ro" \
-         -e GDPO_CONFIG=$CC_APP_ROOT/config/check.yaml --entrypoint sh "$GDPO_IMAGE" -c \
+         -e GDPO_CONFIG=$CC_APP_ROOT/config/check.yaml --entrypoint sh "$CC_GDPO_IMAGE" -c \
          "gdpo history energy --json --from 2000-01-01 --to now | python -c 'import json,sys; print(len(json.load(sys.stdin)))'")
   [ "$n2" -ge "$n1" ] || cc_die "records lost after the stop: $n1 before, $n2 after"
   podman rm "$app" >/dev/null
   "${run[@]}" >/dev/null
+  # A stop while the coordinator starts up (here: its first price fetch, which fails) is clean too.
+  cc_wait_for "the coordinator as the container's PID 1" cc_pid1_is_coordinator "$app"
+  podman stop --time 60 "$app" >/dev/null
+  [ "$(podman inspect --format '{{.State.ExitCode}}' "$app")" = 0 ] \
+    || { podman logs --tail 30 "$app" >&2; cc_die "a stop during start-up was not clean"; }
+  podman start "$app" >/dev/null
   cc_wait_healthy "$app"
   n3=$(cc_history_count "$app")
   [ "$n3" -ge "$n2" ] || cc_die "records lost in a new container: $n2 before, $n3 after"
@@ -140,9 +153,9 @@ cc_check_image() {
   # Restore the backup into a fresh volume, read it from a fresh container.
   podman volume create gdpo-check-restored >/dev/null
   podman run --rm -v gdpo-check-restored:$CC_APP_ROOT/data -v "$CC_WORK/check-backup.db:/restore/gdpo.db:ro" \
-    --entrypoint sh "$GDPO_IMAGE" -c "cp /restore/gdpo.db $CC_APP_ROOT/data/goodwe_energy.db && chmod 0600 $CC_APP_ROOT/data/goodwe_energy.db"
+    --user 0 --entrypoint install "$CC_GDPO_IMAGE" -o gdpo -g gdpo -m 0600 /restore/gdpo.db "$CC_APP_ROOT/data/goodwe_energy.db"
   n2=$(podman run --rm -v gdpo-check-restored:$CC_APP_ROOT/data -v "$CC_WORK/check.yaml:$CC_APP_ROOT/config/check.yaml:ro" \
-         -e GDPO_CONFIG=$CC_APP_ROOT/config/check.yaml --entrypoint sh "$GDPO_IMAGE" -c \
+         -e GDPO_CONFIG=$CC_APP_ROOT/config/check.yaml --entrypoint sh "$CC_GDPO_IMAGE" -c \
          "gdpo db init >/dev/null && gdpo history energy --json --from 2000-01-01 --to now | python -c 'import json,sys; print(len(json.load(sys.stdin)))'")
   [ "$n2" -ge 2 ] || cc_die "the restored backup has $n2 energy records"
   cc_log "the backup restored into a fresh volume: $n2 energy records"

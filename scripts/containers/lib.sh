@@ -12,7 +12,7 @@ CC_REPO=${CC_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 CC_CACHE=${GDPO_CONTAINERS_CACHE:-/var/cache/gdpo-containers}
 PYTHON_IMAGE=docker.io/library/python:3.11-slim-bookworm   # as the Dockerfile's PYTHON_IMAGE
 TSDB_IMAGE=docker.io/timescale/timescaledb:2.17.2-pg15     # as docker-compose.yml
-GDPO_IMAGE=localhost/goodwe-dynamic-price-optimiser:latest # as docker-compose.yml's image
+CC_GDPO_IMAGE=localhost/goodwe-dynamic-price-optimiser:latest # as docker-compose.yml's image
 CC_TIMES=()
 
 cc_log() { echo "containers-check: $*" >&2; }
@@ -49,7 +49,7 @@ cc_setup_podman() {
            podman runc mmdebstrap uidmap >/dev/null; }
   CC_WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/gdpo-containers.XXXXXX")
   mkdir -p "$CC_WORK/storage" "$CC_WORK/run"
-  cat >"$CC_WORK/containers.conf" <<'EOF'
+  cat >"$CC_WORK/containers.conf" <<EOF
 [containers]
 default_ulimits = []
 netns = "host"
@@ -57,6 +57,7 @@ netns = "host"
 runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
+tmp_dir = "$CC_WORK/libpod"
 EOF
   cat >"$CC_WORK/storage.conf" <<EOF
 [storage]

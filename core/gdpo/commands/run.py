@@ -110,6 +110,15 @@ def _price_config(cfg, simulate: bool):
     return data
 
 
+def _handle_stop_signals(loop: asyncio.AbstractEventLoop, callback) -> None:
+    """Call ``callback`` on SIGTERM and SIGINT (where the loop supports signal handlers)."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, callback)
+        except (NotImplementedError, RuntimeError):
+            pass
+
+
 async def _check_storage(storage, status) -> None:
     """Warn about a database that does not answer (its records wait in the write spool)."""
     try:
@@ -205,6 +214,12 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
     if options.simulate:
         storage = simulation.SimulatedStorage(storage)
     server = None
+    # A stop asked for while starting up (storage checks, the first price fetch) is kept and
+    # honoured once the coordinator runs: as a container's PID 1, a SIGTERM without a handler
+    # would be ignored and `docker stop` would end in SIGKILL after its grace period.
+    loop = asyncio.get_running_loop()
+    stop_early = asyncio.Event()
+    _handle_stop_signals(loop, stop_early.set)
     try:
         await _check_storage(storage, status)
         prices, failed = await _open_prices(cfg, storage, options, status)
@@ -223,12 +238,9 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
         coordinator.fetch_prices = not (options.simulate and failed)
         coordinator.price_note = "; ".join(f"{d}: {t}" for d, t in failed.items()) or None
         web = await _start_web(cfg, storage, coordinator, options, status)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                loop.add_signal_handler(sig, coordinator.request_stop)
-            except (NotImplementedError, RuntimeError):
-                pass
+        _handle_stop_signals(loop, coordinator.request_stop)
+        if stop_early.is_set():
+            coordinator.request_stop()
         start = clock.now()
         until = start + options.duration if options.duration else None
         if options.simulate:  # stop where the simulated clock would overtake the real one
@@ -254,6 +266,8 @@ async def run_coordinator(cfg, options: RunOptions, *, echo=print):
             echo(line)
         return summary
     finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
         if server is not None:
             await server.stop()
         try:
