@@ -15,6 +15,12 @@ TSDB_IMAGE=docker.io/timescale/timescaledb:2.17.2-pg15     # as docker-compose.y
 CC_GDPO_IMAGE=localhost/goodwe-dynamic-price-optimiser:latest # as docker-compose.yml's image
 CC_TIMES=()
 
+# podman, without the error lines it prints for health check timers where there is no systemd
+# (the checks run `podman healthcheck run` themselves).
+podman() {
+  command podman "$@" 2> >(grep -v 'unable to get systemd connection' >&2)
+}
+
 cc_log() { echo "containers-check: $*" >&2; }
 cc_die() { cc_log "FAILED: $*"; exit 1; }
 
@@ -98,25 +104,32 @@ cc_cleanup() {
   exit $rc
 }
 
-# The first archive URI of the machine's own Debian sources (as scripts/dev/install-timescaledb.sh).
+# The first Debian archive URI of the machine's own apt sources (as
+# scripts/dev/install-timescaledb.sh); with "security": the first security archive's.
 cc_archive_uri() {
-  local uri="" f
-  for f in /etc/apt/sources.list.d/*.sources; do
+  local want=${1:-main} uri="" f filter=(grep -v -- '-security')
+  [ "$want" = security ] && filter=(grep -- '-security')
+  for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
     [ -f "$f" ] || continue
-    uri=$(awk 'tolower($1)=="uris:" { for (i=2;i<=NF;i++) print $i }' "$f" | grep -v -- '-security' \
-          | grep -i debian | head -n1 || true)
+    uri=$(awk 'tolower($1)=="uris:" { for (i=2;i<=NF;i++) print $i }
+               $1=="deb" { for (i=2;i<=NF;i++) if ($i ~ /^[a-z+]+:\/\//) { print $i; break } }' "$f" \
+          | "${filter[@]}" | grep -i debian | head -n1 || true)
     [ -n "$uri" ] && break
   done
-  if [ -z "$uri" ]; then
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-      [ -f "$f" ] || continue
-      uri=$(awk '$1=="deb" { for (i=2;i<=NF;i++) if ($i ~ /^[a-z+]+:\/\//) { print $i; break } }' "$f" \
-            | grep -v -- '-security' | grep -i debian | head -n1 || true)
-      [ -n "$uri" ] && break
-    done
-  fi
-  [ -n "$uri" ] || cc_die "no Debian archive URI in /etc/apt/sources.list{,.d/}"
+  [ -n "$uri" ] || return 1
   echo "${uri%/}"
+}
+
+# The apt sources of the stand-ins: bookworm, its updates and its security archive (as the
+# official images have), from the machine's own archive URIs.
+cc_mirrors() {
+  local uri sec
+  uri=$(cc_archive_uri) || cc_die "no Debian archive URI in /etc/apt/sources.list{,.d/}"
+  echo "deb $uri bookworm main"
+  echo "deb $uri bookworm-updates main"
+  if sec=$(cc_archive_uri security); then
+    echo "deb $sec bookworm-security main"
+  fi
 }
 
 # cc_rootfs OUT.tar EXTRA-MMDEBSTRAP-ARGS... -- PACKAGES...: a minbase bookworm root file
@@ -128,7 +141,8 @@ cc_rootfs() {
   shift
   pkgs=("$@")
   mkdir -p "$CC_CACHE/debs"
-  local log="${out%.tar}.log"
+  local log="${out%.tar}.log" mirrors=()
+  mapfile -t mirrors < <(cc_mirrors)
   mmdebstrap --quiet --variant=minbase --include="$(IFS=,; echo "${pkgs[*]}")" \
     --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
     --aptopt='Apt::Install-Recommends "false"' \
@@ -143,7 +157,7 @@ cc_rootfs() {
     --customize-hook='rm -f "$1"/var/cache/apt/archives/*.deb "$1"/var/cache/apt/*.bin; rm -rf "$1"/var/lib/apt/lists/*' \
     --customize-hook='rm -f "$1"/etc/dpkg/dpkg.cfg.d/99mmdebstrap' \
     --customize-hook="$CC_REPO/scripts/containers/slim-config.sh \"\$1\"" \
-    bookworm "$out" "$(cc_archive_uri)" >"$log" 2>&1 \
+    bookworm "$out" "${mirrors[@]}" >"$log" 2>&1 \
     || { tail -n 40 "$log" >&2; cc_die "mmdebstrap failed for $(basename "$out")"; }
 }
 

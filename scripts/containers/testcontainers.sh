@@ -27,13 +27,13 @@ cc_check_testcontainers() {
   local since rc=0 created
   cc_project_venv
   cc_start_api_service
-  since=$(date --iso-8601=seconds)
+  since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   DOCKER_HOST=unix://$CC_SOCKET TESTCONTAINERS_RYUK_DISABLED=true GDPO_TEST_CONTAINER_NETWORK=host \
     TIMESCALEDB_TEST_DSN='' CI=true \
     .venv/bin/python -m pytest -q -p no:cacheprovider tests/timescaledb "$@" || rc=$?
   [ "$rc" -eq 0 ] || cc_die "the TimescaleDB tests failed through testcontainers (pytest exit $rc)"
-  created=$(podman events --stream=false --since "$since" --filter event=create \
-              --filter "image=$TSDB_IMAGE" --format '{{.ID}}' 2>/dev/null | wc -l)
+  created=$(podman events --stream=false --since "$since" --filter event=create --format '{{.Image}}' \
+              | grep -c -x -F "$TSDB_IMAGE" || true)
   [ "$created" -ge 1 ] || cc_die "the tests did not start a $TSDB_IMAGE container"
   cc_log "testcontainers: $created $TSDB_IMAGE container(s) started through $CC_SOCKET"
   kill "$CC_SERVICE_PID" 2>/dev/null || true

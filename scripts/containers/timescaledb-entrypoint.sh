@@ -75,7 +75,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     fi
   } >>"$PGDATA/postgresql.conf"
   # A server on the Unix socket only while the database and the extension are made.
-  "$PG_BIN/pg_ctl" -D "$PGDATA" -w -o "-c listen_addresses='' -p $PORT" start >/dev/null
+  "$PG_BIN/pg_ctl" -D "$PGDATA" -w -o "-c listen_addresses='' -p $PORT" start >&2
   psql_admin=(psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --username "$POSTGRES_USER" --port "$PORT")
   if [ "$POSTGRES_DB" != postgres ]; then
     "${psql_admin[@]}" --dbname postgres --set db="$POSTGRES_DB" <<<'CREATE DATABASE :"db";'

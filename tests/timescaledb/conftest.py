@@ -66,14 +66,16 @@ def test_databases(tsdb_server: TestServer, plain_password: str):
         try:
             for db in (TS_DATABASE, PLAIN_DATABASE):
                 await conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-            await conn.execute(f'CREATE DATABASE "{TS_DATABASE}"')
+            # from template0: the official image makes the extension in template1, so a database
+            # copied from it would hold timescaledb before the backend asks for it
+            await conn.execute(f'CREATE DATABASE "{TS_DATABASE}" TEMPLATE template0')
             exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", PLAIN_ROLE)
             verb = "ALTER" if exists else "CREATE"
             # the password is a generated literal (ALTER ROLE takes no parameters)
             await conn.execute(f"{verb} ROLE \"{PLAIN_ROLE}\" LOGIN NOSUPERUSER NOCREATEDB PASSWORD '{plain_password}'")
             if await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", PASSWORD_GROUP):
                 await conn.execute(f'GRANT "{PASSWORD_GROUP}" TO "{PLAIN_ROLE}"')
-            await conn.execute(f'CREATE DATABASE "{PLAIN_DATABASE}" OWNER "{PLAIN_ROLE}"')
+            await conn.execute(f'CREATE DATABASE "{PLAIN_DATABASE}" OWNER "{PLAIN_ROLE}" TEMPLATE template0')
             # timescaledb is a trusted extension: a role with CREATE on the database could make
             # it. Without that privilege (as on many managed servers) the backend has to run on
             # plain tables, in a schema made for it.

@@ -104,6 +104,7 @@ def _container_server() -> TestServer:
         container.with_env("PGPORT", str(port))  # the server's port, and psql's in the readiness probe
         container.with_command("-c listen_addresses=127.0.0.1")
         container.with_kwargs(network_mode="host")
+        container.ports = {}  # nothing to publish on the host's own network
     else:
         container = PostgresContainer(IMAGE, username="gdpo", password="gdpo-test", dbname="gdpo", driver=None)
         container.with_bind_ports(5432, ("127.0.0.1", port))  # a fixed port survives a restart
