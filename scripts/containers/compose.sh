@@ -30,6 +30,7 @@ services:
     network_mode: host
     environment:
       GDPO_CONFIG: $CC_APP_ROOT/config/check.yaml
+      GDPO_BACKUP_RETRY_S: "5"
     volumes:
       - ./check.yaml:$CC_APP_ROOT/config/check.yaml:ro
 EOF
