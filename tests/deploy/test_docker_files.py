@@ -285,3 +285,22 @@ def test_entrypoint_hands_sigterm_to_the_coordinator(tmp_path):
     assert "Summary" in out
     rows = sqlite3.connect(db).execute("select count(*) from energy_data").fetchone()[0]
     assert rows >= 1, "nothing was stored before the clean stop"
+
+
+def test_backup_loop_retries_a_failed_backup_soon(tmp_path):
+    """The first backup can come before gdpo has made its database: it is tried again after
+    GDPO_BACKUP_RETRY_S, not a whole interval later."""
+    db = tmp_path / "data" / "goodwe_energy.db"
+    env = _gdpo_env(tmp_path, db)
+    backups = tmp_path / "backups"
+    env.update(GDPO_BACKUP_DIR=str(backups), GDPO_BACKUP_INTERVAL_S="3600", GDPO_BACKUP_RETRY_S="1")
+    proc = subprocess.Popen(["sh", str(REPO / "deploy/docker/backup-loop.sh")], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        _wait_for_line(proc, "next try in 1s", timeout_s=120)  # no database yet
+        subprocess.run(["gdpo", "db", "init"], check=True, env=env, capture_output=True, timeout=120)
+        _wait_for_line(proc, "backup written", timeout_s=120)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert [p.suffix for p in backups.iterdir()] == [".db"]
