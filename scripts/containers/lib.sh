@@ -87,18 +87,27 @@ cc_cleanup() {
   fi
   if [ -n "${CC_WORK:-}" ] && [ -d "$CC_WORK" ]; then
     podman rm --all --force --time 0 >/dev/null 2>&1
+    # conmon processes of exec sessions linger for minutes; ended first (their exit commands
+    # run `podman container cleanup`, which would make the storage anew after it is removed)
+    local pid pids n
+    pids=$(pgrep -f -- "$CC_WORK/" 2>/dev/null | grep -vx "$$" || true)
+    [ -z "$pids" ] || kill $pids 2>/dev/null
+    for n in 1 2 3 4 5 6 7 8 9 10; do
+      pids=$(pgrep -f -- "$CC_WORK/" 2>/dev/null | grep -vx "$$" || true)
+      [ -z "$pids" ] && break
+      sleep 1
+    done
     podman pod rm --all --force >/dev/null 2>&1
     podman volume rm --all --force >/dev/null 2>&1
     podman rmi --all --force >/dev/null 2>&1
     podman system reset --force >/dev/null 2>&1
-    # conmon processes of exec sessions (they linger for minutes) and anything podman left
-    # mounted below the directory
-    local pid
-    for pid in $(pgrep -f -- "$CC_WORK/" 2>/dev/null); do
-      [ "$pid" != $$ ] && kill "$pid" 2>/dev/null
+    # anything podman left mounted below the directory
+    for n in 1 2; do  # twice: a late `podman container cleanup` may have made it again
+      grep -o " $CC_WORK[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
+      rm -rf "$CC_WORK"
+      sleep 2
     done
-    grep -o " $CC_WORK[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
-    rm -rf "$CC_WORK"
+    [ ! -e "$CC_WORK" ] || cc_log "could not remove $CC_WORK"
   fi
   [ $rc -eq 0 ] || cc_log "FAILED (exit $rc); cleaned up"
   exit $rc
