@@ -12,7 +12,7 @@ from typing import Awaitable, Callable
 
 import asyncpg
 
-from gdpo.config import mask_secrets
+from gdpo.storage.secrets import mask_secrets
 from gdpo.storage import SchemaVersionError, StorageError
 from gdpo_timescaledb import policies, rollup
 from gdpo_timescaledb.edition import ServerInfo, server_info

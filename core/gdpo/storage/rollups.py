@@ -169,8 +169,8 @@ def compute_quarters(kind: str, records: Iterable[Record]) -> list[Rollup]:
 
 def _compute(kind: str, key: str, records: Iterable[Record], floor) -> list[Rollup]:
     cls = record_class(kind)
-    t_idx = cls._INDEX[cls.SPEC.time_field]
-    numeric = [(f, cls._INDEX[f]) for f in cls.SPEC.numeric_fields]
+    t_idx = cls.INDEX[cls.SPEC.time_field]
+    numeric = [(f, cls.INDEX[f]) for f in cls.SPEC.numeric_fields]
     periods: dict[_dt.datetime, list[Record]] = {}
     for r in records:
         periods.setdefault(floor(r[t_idx]), []).append(r)
