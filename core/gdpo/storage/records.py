@@ -503,7 +503,7 @@ def _compile_fast_validator(cls: type[Record]) -> None:
                  "_INF": math.inf, "_datetime": _dt.datetime, "_date": _dt.date, "_UTC": UTC,
                  "_FLOAT_LIMIT": FLOAT_SAFE_INT}
     # Generated code kept on measurement: benchmarks/codegen_bench.py ("records: validate
-    # mappings") shows it 1.5x the generic method (the 20 % rule of issue 19); the generic
+    # mappings") shows it 1.5-2.1x the generic method (the 20 % rule of issue 19); the generic
     # method stays the one definition of the rules (tests/sqlite/test_records_fast_path.py).
     exec("\n".join(lines), namespace)  # noqa: S102  (source built from the specs above only)
     cls._validated = classmethod(namespace["_validated"])
