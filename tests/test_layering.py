@@ -67,6 +67,28 @@ RULES: tuple[Rule, ...] = (
         patterns=(r"^\s*(?:from|import)\s+gdpo_\w+",),
         planted="    from gdpo_json_legacy.tree import LegacyTree\n",
     ),
+    Rule(
+        name="backends-import-only-gdpo-storage",
+        why="a backend imports only gdpo.storage (and its own package, the standard library and its "
+            "driver), never the application: secret masking is gdpo.storage.secrets.mask_secrets. "
+            "Exempt, still to fix by their owner: json_legacy's archive.py (gdpo.config.ConfigError)",
+        roots=("backends",),
+        exempt=("backends/json_legacy/gdpo_json_legacy/archive.py",),
+        patterns=(r"^\s*(?:from|import)\s+gdpo\.(?!storage\b)\w+", r"^\s*from\s+gdpo\s+import\s+(?!storage\b)"),
+        planted="    from gdpo.config import mask_secrets\n",
+    ),
+    Rule(
+        name="backends-no-private-driver-or-record-api",
+        why="no private API of a driver (aiosqlite Connection._execute/_conn, asyncpg exceptions._base) or "
+            "of gdpo.storage.records (_INDEX, _trusted, _fast_check: use INDEX, from_trusted), and no "
+            "process-wide sqlite3 adapter or converter. Exempt, still to fix by their owner: "
+            "json_legacy's mapping.py (_fast_check, in its generated validator)",
+        roots=("backends",),
+        exempt=("backends/json_legacy/gdpo_json_legacy/mapping.py",),
+        patterns=(r"\._execute\(", r"\._conn\b", r"exceptions\._base", r"\._INDEX\b", r"\._trusted\(",
+                  r"\b_fast_check\b", r"sqlite3\.register_(?:adapter|converter)"),
+        planted="    return await conn._execute(fn, conn._conn, *args)\n",
+    ),
 )
 
 

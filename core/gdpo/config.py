@@ -28,6 +28,7 @@ import yaml
 
 from gdpo.storage.locations import default_database_path
 from gdpo.storage.options import Option
+from gdpo.storage.secrets import MASK, mask_secrets
 
 DEFAULT_CONFIG_PATHS = (
     Path("config/master_coordinator_config.yaml"),
@@ -36,7 +37,6 @@ DEFAULT_CONFIG_PATHS = (
 #: The default SQLite file: the system data directory for the service user, else per-user
 #: (``gdpo.storage.locations``).
 DEFAULT_SQLITE_PATH = default_database_path()
-MASK = "***"
 
 
 class ConfigError(ValueError):
@@ -45,26 +45,8 @@ class ConfigError(ValueError):
 
 # --------------------------------------------------------------------------- secrets
 
-# scheme://user:PASSWORD@host: the password runs to the last "@" before the host (an
-# unencoded "@" in a password must not leave its tail in the clear)
-_DSN_PASSWORD = re.compile(r"(?P<pre>[a-z][a-z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^\s/]*)(?P<post>@)", re.I)
-# every libpq spelling of a password setting: password=, sslpassword=, PGPASSWORD= (and any
-# other *password= key), in a keyword/value DSN, a URI query or an environment listing; the
-# value is single- or double-quoted (libpq's 'pa ss', with \' escapes) or runs to the next
-# blank (in a URI query: to the next "&")
-_KV_PASSWORD = re.compile(
-    r"""(?P<pre>(?P<sep>[?&])?\b[\w.\-]*password\s*=\s*)"""
-    r"""(?P<pw>'(?:\\.|[^'\\])*'?|"(?:\\.|[^"\\])*"?|(?(sep)[^\s&#]*|\S*))""", re.I)
-
-
-def mask_secrets(text: str) -> str:
-    """``text`` with every password masked: a DSN's ``scheme://user:PASSWORD@host`` and each
-    ``password=``, ``sslpassword=``, ``PGPASSWORD=`` value (quoted or not, in a keyword/value
-    DSN, a URI query or an environment listing)."""
-    if not isinstance(text, str):
-        return text
-    text = _DSN_PASSWORD.sub(lambda m: m.group("pre") + MASK + m.group("post"), text)
-    return _KV_PASSWORD.sub(lambda m: m.group("pre") + MASK, text)
+# mask_secrets and MASK live in gdpo.storage.secrets (storage and its backends mask too, and import
+# nothing of the application); re-exported here for callers of gdpo.config.
 
 
 class Secret(str):

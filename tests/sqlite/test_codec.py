@@ -75,17 +75,37 @@ def test_batch_encoder_gives_the_rows_of_the_row_encoder(kind):
     assert list(make_batch_encoder(kind)([full])) == [encode(full)]
 
 
-def test_none_is_bound_as_null_through_the_registered_adapter(tmp_path):
+def test_importing_the_backend_leaves_sqlite3_global_adapters_unchanged():
+    """sqlite3 adapters and converters are global to the interpreter: the backend sets none."""
+    import subprocess
+    import sys
+
+    code = ("import sqlite3; before = (dict(sqlite3.adapters), dict(sqlite3.converters)); "
+            "import gdpo_sqlite, gdpo_sqlite.backend, gdpo_sqlite.connection, gdpo_sqlite.codec, gdpo_sqlite.recover; "
+            "from gdpo.storage import open_storage; "
+            "after = (dict(sqlite3.adapters), dict(sqlite3.converters)); "
+            "print('same' if before == after else f'changed: {before} -> {after}')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "same"
+
+
+async def test_none_is_stored_as_null_without_a_global_adapter(tmp_path):
     import sqlite3
 
-    import gdpo_sqlite.connection  # noqa: F401  (registers the adapter)
+    from gdpo_sqlite.connection import ConnectionSettings, connect_async
 
-    assert sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)](None) is None
-    conn = sqlite3.connect(tmp_path / "null.db", isolation_level=None)
-    conn.execute("CREATE TABLE t (a REAL, b TEXT)")
-    conn.executemany("INSERT INTO t VALUES (?, ?)", [(None, None), (1.5, None)])
-    assert conn.execute("SELECT typeof(a), typeof(b) FROM t").fetchall() == [("null", "null"), ("real", "null")]
-    conn.close()
+    conn = await connect_async(ConnectionSettings(tmp_path / "null.db"))
+    try:
+        def work(c):
+            c.execute("CREATE TABLE t (a REAL, b TEXT)")
+            c.executemany("INSERT INTO t VALUES (?, ?)", [(None, None), (1.5, None)])
+            return c.execute("SELECT typeof(a), typeof(b) FROM t").fetchall()
+
+        assert await conn.run(work) == [("null", "null"), ("real", "null")]
+    finally:
+        await conn.close()
+    assert (type(None), sqlite3.PrepareProtocol) not in sqlite3.adapters
+    await conn.close()  # twice is fine
 
 
 PAYLOADS = [{}, {"grid_frequency": None}, {"a": [1, 2.5, None, "x", True], "b": {"c": "żółw", "d": -0.0}},

@@ -174,7 +174,7 @@ async def test_full_disk_names_the_file_and_stores_nothing(open_sqlite, db_path)
     async with open_sqlite() as storage:
         await storage.write("energy_data", [full_record("energy_data", 0)])
         writer = storage.backends["sqlite"]._writer
-        pages = (await (await writer.conn.execute("PRAGMA page_count")).fetchone())[0]
+        pages = (await writer.conn.execute("PRAGMA page_count"))[0][0]
         await writer.conn.execute(f"PRAGMA max_page_count = {pages}")  # the file cannot grow: SQLITE_FULL
         big = energy_series(_dt.datetime(2026, 1, 1, tzinfo=UTC), 5000)
         with pytest.raises(StorageConnectionError) as err:

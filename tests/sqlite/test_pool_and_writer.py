@@ -56,14 +56,14 @@ async def test_pragmas_wal_busy_timeout_synchronous(open_sqlite):
     async with open_sqlite(synchronous="FULL", busy_timeout_ms=1234) as storage:
         backend = storage.backends["sqlite"]
         conn = backend._writer.conn
-        assert (await (await conn.execute("PRAGMA journal_mode")).fetchone())[0] == "wal"
-        assert (await (await conn.execute("PRAGMA busy_timeout")).fetchone())[0] == 1234
-        assert (await (await conn.execute("PRAGMA synchronous")).fetchone())[0] == 2  # FULL
+        assert (await conn.execute("PRAGMA journal_mode"))[0][0] == "wal"
+        assert (await conn.execute("PRAGMA busy_timeout"))[0][0] == 1234
+        assert (await conn.execute("PRAGMA synchronous"))[0][0] == 2  # FULL
         async with backend._pool.connection() as reader:
-            assert (await (await reader.execute("PRAGMA query_only")).fetchone())[0] == 1
+            assert (await reader.execute("PRAGMA query_only"))[0][0] == 1
     async with open_sqlite() as storage:
         conn = storage.backends["sqlite"]._writer.conn
-        assert (await (await conn.execute("PRAGMA synchronous")).fetchone())[0] == 1  # NORMAL
+        assert (await conn.execute("PRAGMA synchronous"))[0][0] == 1  # NORMAL
 
 
 async def test_busy_from_another_process_is_retried(open_sqlite, db_path):

@@ -64,3 +64,29 @@ async def test_sidecar_store(tmp_path):
     assert await store.rollup_bounds("energy_data") == (T0, T0 + _dt.timedelta(hours=2))
     store.close()
     assert (tmp_path / "r.sqlite").stat().st_mode & 0o777 == 0o600
+
+
+async def test_a_sidecar_file_and_an_sqlite_database_hold_the_same_rollup_table(tmp_path):
+    """One SQLite form of the rollup store: a sidecar and the SQLite backend's file are alike,
+    so an existing file of either (made before the definitions were merged) reads the same."""
+    import sqlite3
+
+    from gdpo.storage import open_storage
+
+    rollups = compute_hourly("energy_data", energy_series(T0, 120, step_s=60))
+    sidecar = SidecarRollupStore(tmp_path / "side.sqlite")
+    await sidecar.write_rollups("energy_data", rollups)
+    sidecar.close()
+    async with open_storage({"backend": "sqlite", "sqlite": {"path": str(tmp_path / "db.sqlite")}}) as storage:
+        await storage.backends["sqlite"].write_rollups("energy_data", rollups)
+
+    def table(path):
+        conn = sqlite3.connect(path)
+        try:
+            sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'storage_rollups'").fetchone()[0]
+            return sql, conn.execute("SELECT * FROM storage_rollups ORDER BY kind, start_us").fetchall()
+        finally:
+            conn.close()
+
+    assert table(tmp_path / "side.sqlite") == table(tmp_path / "db.sqlite")
+    assert len(table(tmp_path / "db.sqlite")[1]) == 2

@@ -44,10 +44,10 @@ async def test_edition_matches_the_server_setting(make_config, test_databases):
     assert st["edition"] == ("timescale" if license_ == "timescale" else "apache")
     if st["edition"] == "timescale":
         assert {j["proc_name"] for j in st["jobs"]} >= {"policy_compression", "policy_retention"}
-        assert st["hourly_rollup"]["kind"] == "continuous aggregate"
     else:
         assert st["jobs"] == []
-        assert st["hourly_rollup"]["kind"] == "table refreshed by maintenance()"
+    assert st["rollups"]["relation"] == "storage_rollups"
+    assert not any(j.get("proc_name") == "policy_refresh_continuous_aggregate" for j in st.get("jobs", []))
 
 
 async def test_plain_postgresql_mode_when_allowed(make_config):

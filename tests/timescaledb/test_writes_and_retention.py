@@ -123,32 +123,22 @@ async def test_daily_stats_month_buckets(make_config):
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_maintenance_refreshes_the_rollup_and_deletes_nothing(make_config, mode):
+async def test_maintenance_deletes_nothing_and_keeps_no_aggregate_of_its_own(make_config, mode):
     now = dt.datetime.now(UTC).replace(second=0, microsecond=0)
     series = energy_series(now - dt.timedelta(days=40), 40 * 24 * 4, step_s=900)
     config = make_config(mode, chunk_interval="1 day")
     config["retention"] = {"days": 30}
     async with open_storage(config) as s:
         backend = s.backends["timescaledb"]
-        if backend.server.tsl:
-            pytest.skip("the Timescale License edition runs the rollup refresh as a background job")
         await s.write("energy_data", series)
-        hourly = await s.aggregate("energy_data", FAR_PAST, FAR_FUTURE, every="1h",
-                                   fields={"pv_power_w": "avg", "grid_import_total_kwh": "max"})
         done = (await s.maintenance())["timescaledb"]
         rows = await s.read("energy_data", FAR_PAST, FAR_FUTURE)
         schema = config["timescaledb"]["schema"]
-        rollup = await backend.connections.run("test", lambda c: c.fetch(
-            f'SELECT bucket, samples, pv_power_w_avg, grid_import_total_kwh_last FROM "{schema}".energy_data_hourly '
-            "ORDER BY bucket"))
+        old = await backend.connections.run("test", lambda c: c.fetchval(
+            "SELECT to_regclass($1)", f'"{schema}".energy_data_hourly'))
     assert len(rows) == len(series), "maintenance deletes nothing: retention is the storage service's job"
-    assert "retention_deleted" not in done
-    assert done["hourly_rollup_hours"] == len(hourly)
-    assert [r["bucket"] for r in rollup] == [b["bucket"] for b in hourly]
-    for r, b in zip(rollup, hourly):
-        assert r["samples"] == b["count"]
-        assert r["pv_power_w_avg"] == pytest.approx(b["pv_power_w"])
-        assert r["grid_import_total_kwh_last"] == pytest.approx(b["grid_import_total_kwh"])
+    assert "retention_deleted" not in done and "hourly_rollup_hours" not in done
+    assert old is None, "one rollup store: storage_rollups (the storage service's)"
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -183,17 +173,3 @@ async def test_the_storage_service_is_the_one_retention_authority(make_config, m
         assert a["bucket"] == b["bucket"] and a["count"] == b["count"]
         assert a["pv_power_w"] == pytest.approx(b["pv_power_w"])
         assert a["grid_import_total_kwh"] == pytest.approx(b["grid_import_total_kwh"])
-
-
-def test_the_rollup_refresh_window_follows_the_raw_energy_retention():
-    # A continuous aggregate refresh must never recompute hours whose raw rows are gone: the
-    # window follows energy_data's own days (per_kind), not retention.days.
-    from gdpo_timescaledb.policies import PolicySettings, refresh_window_days
-
-    def window(retention):
-        return refresh_window_days(PolicySettings.from_data_storage({"retention": retention}, "7 days"))
-
-    assert window({"days": 30}) == 3
-    assert window({"days": 30, "per_kind": {"energy_data": 2}}) == 1
-    assert window({"days": 2, "per_kind": {"energy_data": 400}}) == 3
-    assert window({}) == 3

@@ -35,4 +35,4 @@ def create_backend(options, context):
 def gdpo_register_storage_backends(register):
     """Register the ``sqlite`` backend."""
     register("sqlite", create_backend, description="SQLite file (embedded default): WAL, one writer, pooled readers",
-             requires=("aiosqlite",), options=OPTIONS, kinds=KIND_NAMES)
+             options=OPTIONS, kinds=KIND_NAMES)

@@ -1,7 +1,7 @@
 """A pool of read-only connections: ``min`` kept open, up to ``max``, idle extras closed.
 
 In WAL mode readers never block the writer or each other, so reads run in parallel on
-their own connections (each aiosqlite connection has its own thread).
+their own connections (each connection has its own thread).
 """
 
 from __future__ import annotations
@@ -11,22 +11,21 @@ import contextlib
 import time
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-import aiosqlite
-
 from gdpo.storage import StorageError
+from gdpo_sqlite.connection import ThreadConnection
 
 
 class ReaderPool:
     """Read connections handed out one task at a time."""
 
-    def __init__(self, connect: Callable[[], Awaitable[aiosqlite.Connection]], *, min_size: int, max_size: int,
+    def __init__(self, connect: Callable[[], Awaitable[ThreadConnection]], *, min_size: int, max_size: int,
                  idle_timeout_s: float, where: str):
         self._connect = connect
         self.min_size = max(1, min(min_size, max_size))
         self.max_size = max(1, max_size)
         self.idle_timeout_s = idle_timeout_s
         self._where = where
-        self._idle: list[tuple[aiosqlite.Connection, float]] = []  # most recently used last
+        self._idle: list[tuple[ThreadConnection, float]] = []  # most recently used last
         self._size = 0
         self._waiters: list[asyncio.Future] = []
         self._closed = False
@@ -40,7 +39,7 @@ class ReaderPool:
             await self.release(await self._new())
         self._reaper = asyncio.create_task(self._reap_forever(), name=f"sqlite-pool-reaper {self._where}")
 
-    async def _new(self) -> aiosqlite.Connection:
+    async def _new(self) -> ThreadConnection:
         self._size += 1
         try:
             conn = await self._connect()
@@ -51,7 +50,7 @@ class ReaderPool:
         self.opened_total += 1
         return conn
 
-    async def acquire(self) -> aiosqlite.Connection:
+    async def acquire(self) -> ThreadConnection:
         """An idle connection, a new one below ``max_size``, or wait for one to come back."""
         while True:
             if self._closed:
@@ -72,7 +71,7 @@ class ReaderPool:
                 if fut in self._waiters:
                     self._waiters.remove(fut)
 
-    async def release(self, conn: aiosqlite.Connection) -> None:
+    async def release(self, conn: ThreadConnection) -> None:
         """Give a connection back (closed instead if the pool is closed)."""
         if self._closed:
             self._size -= 1
@@ -89,7 +88,7 @@ class ReaderPool:
                 return
 
     @contextlib.asynccontextmanager
-    async def connection(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def connection(self) -> AsyncIterator[ThreadConnection]:
         """``async with pool.connection() as conn``: acquire, then release."""
         conn = await self.acquire()
         try:

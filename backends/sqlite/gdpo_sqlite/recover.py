@@ -24,8 +24,8 @@ from gdpo.storage import StorageError, records
 from gdpo_sqlite.files import SQLITE_HEADER, prepare_location
 from gdpo_sqlite.migrations import migrate
 from gdpo_sqlite.schema import table_sql
-from gdpo_sqlite.service_rollups import CREATE as CREATE_ROLLUPS
-from gdpo_sqlite.service_rollups import TABLE as ROLLUP_TABLE
+from gdpo.storage.rollups_sql import CREATE as CREATE_ROLLUPS
+from gdpo.storage.rollups_sql import TABLE as ROLLUP_TABLE
 
 INSERT_CHUNK_ROWS = 5000
 

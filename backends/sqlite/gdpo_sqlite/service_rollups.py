@@ -2,8 +2,9 @@
 ``write_rollups`` / ``read_rollups`` / ``rollup_bounds``, see ``gdpo.storage.rollups``).
 
 Kept apart from the record tables: one table ``storage_rollups`` (kind, start in epoch
-microseconds, samples, stats as a float64 blob), created on the first write; reads before
-that find no table and answer "no rollups".
+microseconds, samples, stats as a float64 blob), defined once in ``gdpo.storage.rollups_sql``
+(the sidecar store of the storage service uses the same), created on the first write; reads
+before that find no table and answer "no rollups".
 """
 
 from __future__ import annotations
@@ -12,18 +13,9 @@ import datetime as _dt
 from typing import Any, Sequence
 
 from gdpo.storage import UTC, Rollup
+from gdpo.storage.rollups_sql import BOUNDS, CREATE, EXISTS, SELECT, TABLE, UPSERT
 
-TABLE = "storage_rollups"
-CREATE = (f"CREATE TABLE IF NOT EXISTS {TABLE} (kind TEXT NOT NULL, start_us INTEGER NOT NULL, "
-          f"samples INTEGER NOT NULL, stats BLOB NOT NULL, PRIMARY KEY (kind, start_us)) WITHOUT ROWID")
-UPSERT = (f"INSERT INTO {TABLE} (kind, start_us, samples, stats) VALUES (?, ?, ?, ?) "
-          f"ON CONFLICT (kind, start_us) DO UPDATE SET samples = excluded.samples, stats = excluded.stats")
-EXISTS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
-SELECT = f"SELECT start_us, samples, stats FROM {TABLE} WHERE kind = ? AND start_us >= ? AND start_us < ? ORDER BY start_us"
-# two subqueries: SQLite answers a lone min() or max() with one index probe, but min() and
-# max() together in one SELECT with a scan of every rollup of the kind
-BOUNDS = (f"SELECT (SELECT min(start_us) FROM {TABLE} WHERE kind = ?1), "
-          f"(SELECT max(start_us) FROM {TABLE} WHERE kind = ?1)")
+# the table and its statements: one definition for every SQLite rollup store
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -12,11 +12,10 @@ import asyncio
 import sqlite3
 from typing import Callable, TypeVar
 
-import aiosqlite
 
 from gdpo.storage import StorageError
 
-from gdpo_sqlite.connection import run_in_connection_thread
+from gdpo_sqlite.connection import ThreadConnection, run_in_connection_thread
 from gdpo_sqlite.sqlerrors import with_retry
 
 T = TypeVar("T")
@@ -39,7 +38,7 @@ def _in_transaction(conn: sqlite3.Connection, work: Work) -> T:
 class Writer:
     """Serialises transactions on the single writer connection."""
 
-    def __init__(self, conn: aiosqlite.Connection, where: str):
+    def __init__(self, conn: ThreadConnection, where: str):
         self.conn = conn
         self.where = where
         self._lock = asyncio.Lock()

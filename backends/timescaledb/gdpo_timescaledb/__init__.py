@@ -18,9 +18,8 @@ OPTIONS = {
     "require_timescale": Option("bool", True, "Refuse to run without the timescaledb extension"),
     "chunk_interval": Option("str", "7 days", "Chunk interval of energy_data and system_state"),
     "forecast_chunk_interval": Option("str", "30 days", "Chunk interval of price_forecasts and pv_forecasts"),
-    "policies": Option("bool", True, "Compression and the hourly energy rollup: background jobs on the "
-                                     "Timescale License edition, done by maintenance() otherwise (retention "
-                                     "is always the storage service's job)"),
+    "policies": Option("bool", True, "Compression: a background job on the Timescale License edition "
+                                     "(retention and rollups are always the storage service's job)"),
     "compress_after": Option("str", "7 days", "Compress hypertable chunks older than this (Timescale License edition)"),
     "command_timeout_s": Option("float", 30.0, "Timeout of one statement", min=0.1),
     "connect_timeout_s": Option("float", 10.0, "Timeout of one connection attempt", min=0.1),

@@ -17,7 +17,7 @@ import asyncpg
 
 from gdpo.storage import AggregateSpec, Capabilities, Health, RollupMethods, StorageError, WriteResult
 from gdpo.storage.records import Record, record_class
-from gdpo_timescaledb import buckets, dump, reads, retention, rollup, schema, service_rollups, stats, writes
+from gdpo_timescaledb import buckets, dump, reads, retention, schema, service_rollups, stats, writes
 from gdpo_timescaledb.connection import ConnectionManager
 from gdpo_timescaledb.edition import ServerInfo
 from gdpo_timescaledb.policies import PolicySettings
@@ -168,13 +168,9 @@ class TimescaleBackend(RollupMethods):
                 self.tables = {}
 
     async def maintenance(self, *, vacuum: bool = False) -> dict[str, Any]:
-        """ANALYZE (VACUUM ANALYZE with ``vacuum``) every table; without the TSL edition also
-        refresh the hourly rollup, which its background job does otherwise. Nothing is deleted
-        here: retention is the storage service's job (``gdpo db retention``)."""
+        """ANALYZE (VACUUM ANALYZE with ``vacuum``) every table. Nothing is deleted or rolled
+        up here: retention and its rollups are the storage service's job (``gdpo db retention``)."""
         done: dict[str, Any] = {"vacuum": vacuum}
-        if self.policies_enabled and not (self.server and self.server.tsl):
-            done["hourly_rollup_hours"] = await self.connections.run(
-                "refreshing the hourly rollup", lambda conn: rollup.refresh_table(conn, self.schema))
         verb = "VACUUM ANALYZE" if vacuum else "ANALYZE"
 
         async def analyse(conn: asyncpg.Connection) -> None:

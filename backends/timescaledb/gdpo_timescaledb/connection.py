@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from gdpo.config import mask_secrets
+from gdpo.storage.secrets import mask_secrets
 from gdpo.storage import StorageConnectionError, StorageError
 
 import asyncpg
@@ -33,8 +33,13 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
 )
-# The driver refused a value before sending it (for example a payload that is not JSON).
-_BAD_VALUE = asyncpg.exceptions._base.DataError
+
+
+def is_bad_value(exc: BaseException) -> bool:
+    """True when the driver refused a value before sending it (a payload that is not JSON, a
+    wrong type): asyncpg raises an ``InterfaceError`` that is also a ``ValueError`` (its class
+    sits in a private module; both public bases identify it)."""
+    return isinstance(exc, asyncpg.InterfaceError) and isinstance(exc, ValueError)
 
 
 def server_name(dsn: str) -> str:
@@ -145,7 +150,7 @@ def classify(exc: BaseException, server: str, doing: str) -> BaseException:
     if isinstance(exc, CONNECTION_ERRORS) or _broken_connection(exc):
         detail = mask_secrets(str(exc)) or type(exc).__name__
         return StorageConnectionError(f"timescaledb at {server}: {doing} failed, server unreachable: {detail}")
-    if isinstance(exc, (asyncpg.PostgresError, _BAD_VALUE)):
+    if isinstance(exc, asyncpg.PostgresError) or is_bad_value(exc):
         return StorageError(f"timescaledb at {server}: {doing} failed: {mask_secrets(str(exc))}")
     return exc
 
@@ -216,6 +221,8 @@ class ConnectionManager:
                 if attempt == 2 or isinstance(exc, asyncio.TimeoutError):
                     raise classify(exc, self.server, doing) from None
                 await pool.expire_connections()
-            except (asyncpg.PostgresError, _BAD_VALUE) as exc:
-                raise classify(exc, self.server, doing) from None
+            except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                if isinstance(exc, asyncpg.PostgresError) or is_bad_value(exc):
+                    raise classify(exc, self.server, doing) from None
+                raise
         raise AssertionError("unreachable")

@@ -113,7 +113,7 @@ async def backup(backend: Any, dest: str | Path) -> dict[str, Any]:
                 and not line.lstrip().startswith(("pg_dump: detail:", "pg_dump: hint:"))]
     if proc.returncode != 0:
         partial.unlink(missing_ok=True)
-        from gdpo.config import mask_secrets
+        from gdpo.storage.secrets import mask_secrets
 
         raise StorageError(f"timescaledb at {backend.connections.server}: pg_dump failed (exit {proc.returncode}): "
                            + mask_secrets("; ".join(problems) or "no message"))

@@ -1,4 +1,4 @@
-"""Compression and rollup refresh: background jobs (TSL) or gdpo's own work (Apache).
+"""Compression: a background job on the Timescale License edition (TSL).
 
 Retention is not the server's business: the storage service's retention job
 (``gdpo.storage.retention``, ``gdpo db retention``) is the one authority. It honours
@@ -6,10 +6,10 @@ Retention is not the server's business: the storage service's retention job
 retention policy (``retention.days`` for every table, on its own schedule) cannot.
 
 On the Timescale License edition the server runs a compression policy on ``energy_data``
-and ``system_state`` and a refresh policy on the continuous aggregate ``energy_data_hourly``;
-a retention policy that an earlier gdpo added is removed at open. On the Apache-2 edition
-(or plain PostgreSQL) ``maintenance()`` refreshes the rollup table. Columnar compression has
-no Apache equivalent; rows stay uncompressed there.
+and ``system_state``; a retention policy that an earlier gdpo added is removed at open.
+Columnar compression has no Apache-2 equivalent; rows stay uncompressed there. Rollups are
+the storage service's (``storage_rollups``, written by its retention job before raw rows go);
+the server keeps no aggregate of its own.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from gdpo_timescaledb import rollup
 from gdpo_timescaledb.tables import HYPERTABLE_KINDS, KindTable
 
 COMPRESSED_KINDS = ("energy_data", "system_state")
@@ -56,15 +55,3 @@ async def ensure_background_policies(conn: asyncpg.Connection, tables: dict[str,
                            "if_not_exists => true)", t.regclass, settings.compress_after)
     for kind in HYPERTABLE_KINDS:  # the storage service's retention decides; see the module docstring
         await conn.execute("SELECT remove_retention_policy($1::regclass, if_exists => true)", tables[kind].regclass)
-    await conn.execute(
-        "SELECT add_continuous_aggregate_policy($1::regclass, start_offset => $2::integer * INTERVAL '1 day', "
-        "end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '30 minutes', if_not_exists => true)",
-        rollup.qualified(schema), refresh_window_days(settings))
-
-
-def refresh_window_days(settings: PolicySettings) -> int:
-    """Days the rollup refresh looks back: three, but inside the retention window, so a
-    refresh never recomputes hours whose raw rows retention already dropped."""
-    if not settings.retention_days or settings.retention_days > 3:
-        return 3
-    return max(settings.retention_days - 1, 1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import repeat
 from typing import Any
 
 import asyncpg
@@ -28,10 +27,8 @@ def range_sql(table: KindTable, *, descending: bool, limit: bool) -> str:
 
 def to_records(kind: str, rows: list[asyncpg.Record]) -> list[Record]:
     """Rows (columns in FIELDS order) as records of ``kind``."""
-    # Records are tuple subclasses in FIELDS order; this is what ``cls._trusted`` does, without
-    # a Python call per row (the 1-day read spends most of its own time here).
-    cls = record_class(kind)
-    return list(map(tuple.__new__, repeat(cls, len(rows)), rows))
+    # without a Python call per row (the 1-day read spends most of its own time here)
+    return record_class(kind).many_from_trusted(rows)
 
 
 async def read_range(conn: asyncpg.Connection, table: KindTable, start: Any, end: Any, *,
@@ -48,4 +45,4 @@ async def latest(conn: asyncpg.Connection, table: KindTable) -> Record | None:
     """The record with the greatest time (ties: the greatest key), or None."""
     row = await conn.fetchrow(f"SELECT {table.column_list} FROM {table.qualified} "
                               f"ORDER BY {order_by(table, True)} LIMIT 1")
-    return None if row is None else record_class(table.kind)._trusted(row)
+    return None if row is None else record_class(table.kind).from_trusted(row)

@@ -12,9 +12,9 @@ from typing import Awaitable, Callable
 
 import asyncpg
 
-from gdpo.config import mask_secrets
+from gdpo.storage.secrets import mask_secrets
 from gdpo.storage import SchemaVersionError, StorageError
-from gdpo_timescaledb import policies, rollup
+from gdpo_timescaledb import hourly_fold, policies
 from gdpo_timescaledb.edition import ServerInfo, server_info
 from gdpo_timescaledb.tables import FORECAST_KINDS, KindTable, all_tables, quote_ident
 
@@ -41,13 +41,19 @@ async def _v1_tables(conn: asyncpg.Connection, ctx: SchemaContext) -> None:
             await conn.execute(sql)
 
 
-async def _v2_hourly_rollup(conn: asyncpg.Connection, ctx: SchemaContext) -> None:
-    await rollup.create(conn, ctx.schema, continuous=ctx.server.tsl)
+async def _v2_superseded(conn: asyncpg.Connection, ctx: SchemaContext) -> None:
+    """Step 2 made ``energy_data_hourly``, which nothing read; step 3 replaces it. A new schema
+    skips it (the version stays recorded, so the numbering holds)."""
+
+
+async def _v3_one_rollup_store(conn: asyncpg.Connection, ctx: SchemaContext) -> None:
+    await hourly_fold.fold_and_drop(conn, ctx.schema)
 
 
 MIGRATIONS: tuple[tuple[int, str, Step], ...] = (
     (1, "tables for the eight record kinds", _v1_tables),
-    (2, "hourly energy rollup energy_data_hourly", _v2_hourly_rollup),
+    (2, "hourly energy rollup energy_data_hourly (superseded by 3)", _v2_superseded),
+    (3, "one rollup store: storage_rollups, energy_data_hourly folded into it and dropped", _v3_one_rollup_store),
 )
 CURRENT_VERSION = MIGRATIONS[-1][0]
 

@@ -1,9 +1,10 @@
-"""The storage service's hourly rollups on the server (the optional backend methods
+"""The storage service's rollups on the server (the optional backend methods
 ``write_rollups`` / ``read_rollups`` / ``rollup_bounds``, see ``gdpo.storage.rollups``).
 
-Kept apart from this backend's own ``energy_data_hourly`` view: one plain table
-``storage_rollups`` (kind, start timestamptz, samples, stats bytea) in the backend's
-schema, created on the first write; reads before that answer "no rollups".
+The one rollup store of this backend: a plain table ``storage_rollups`` (kind, start
+timestamptz, samples, stats bytea: the columns of ``gdpo.storage.rollups_sql`` in this
+dialect) in the backend's schema, created by schema step 3 (which also folded the old
+``energy_data_hourly`` into it, see ``hourly_fold``).
 """
 
 from __future__ import annotations
@@ -11,60 +12,55 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Sequence
 
+import asyncpg
+
 from gdpo.storage import Rollup
+from gdpo.storage.rollups_sql import TABLE
+from gdpo_timescaledb.tables import quote_ident
 
-TABLE = "storage_rollups"
+UPSERT = ("INSERT INTO {table} (kind, start, samples, stats) VALUES ($1, $2, $3, $4) "
+          "ON CONFLICT (kind, start) DO UPDATE SET samples = excluded.samples, stats = excluded.stats")
 
 
-def _q(schema: str) -> str:
-    return '"' + schema.replace('"', '""') + '".' + TABLE
+def qualified(schema: str) -> str:
+    """``"schema"."storage_rollups"``."""
+    return f"{quote_ident(schema)}.{quote_ident(TABLE)}"
+
+
+async def create(conn: asyncpg.Connection, schema: str) -> None:
+    """Create the table (idempotent): its one definition for this backend."""
+    await conn.execute(f"CREATE TABLE IF NOT EXISTS {qualified(schema)} (kind text NOT NULL, "
+                       f"start timestamptz NOT NULL, samples integer NOT NULL, stats bytea NOT NULL, "
+                       f"PRIMARY KEY (kind, start))")
 
 
 async def write_rollups(backend: Any, kind: str, rollups: Sequence[Rollup]) -> int:
     """Upsert rollups in one transaction."""
     if not rollups:
         return 0
-    table = _q(backend.schema)
+    sql = UPSERT.format(table=qualified(backend.schema))
     rows = [(kind, r.start, r.samples, r.to_blob()) for r in rollups]
 
     async def work(conn):
         async with conn.transaction():
-            await conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (kind text NOT NULL, start timestamptz NOT NULL, "
-                               f"samples integer NOT NULL, stats bytea NOT NULL, PRIMARY KEY (kind, start))")
-            await conn.executemany(
-                f"INSERT INTO {table} (kind, start, samples, stats) VALUES ($1, $2, $3, $4) "
-                f"ON CONFLICT (kind, start) DO UPDATE SET samples = excluded.samples, stats = excluded.stats", rows)
+            await conn.executemany(sql, rows)
 
     await backend.connections.run(f"writing {len(rows)} {kind} rollups", work)
     return len(rows)
 
 
-async def _exists(conn, schema: str) -> bool:
-    return bool(await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", _q(schema)))
-
-
 async def read_rollups(backend: Any, kind: str, start: _dt.datetime, end: _dt.datetime) -> list[Rollup]:
     """Rollups with ``start <= rollup.start < end``, oldest first."""
-    table = _q(backend.schema)
-
-    async def work(conn):
-        if not await _exists(conn, backend.schema):
-            return []
-        return await conn.fetch(f"SELECT start, samples, stats FROM {table} WHERE kind = $1 AND start >= $2 "
-                                f"AND start < $3 ORDER BY start", kind, start, end)
-
-    rows = await backend.connections.run(f"reading {kind} rollups", work)
+    table = qualified(backend.schema)
+    rows = await backend.connections.run(f"reading {kind} rollups", lambda conn: conn.fetch(
+        f"SELECT start, samples, stats FROM {table} WHERE kind = $1 AND start >= $2 AND start < $3 "
+        f"ORDER BY start", kind, start, end))
     return [Rollup.from_blob(kind, r[0], r[1], r[2]) for r in rows]
 
 
 async def rollup_bounds(backend: Any, kind: str) -> tuple[_dt.datetime, _dt.datetime] | None:
     """Start of the oldest and newest rollup of ``kind``, or None."""
-    table = _q(backend.schema)
-
-    async def work(conn):
-        if not await _exists(conn, backend.schema):
-            return None
-        return await conn.fetchrow(f"SELECT min(start), max(start) FROM {table} WHERE kind = $1", kind)
-
-    row = await backend.connections.run(f"reading {kind} rollup bounds", work)
+    table = qualified(backend.schema)
+    row = await backend.connections.run(f"reading {kind} rollup bounds", lambda conn: conn.fetchrow(
+        f"SELECT min(start), max(start) FROM {table} WHERE kind = $1", kind))
     return None if row is None or row[0] is None else (row[0], row[1])

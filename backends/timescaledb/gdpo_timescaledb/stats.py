@@ -6,7 +6,7 @@ from typing import Any
 
 import asyncpg
 
-from gdpo_timescaledb import rollup
+from gdpo.storage.rollups_sql import TABLE as ROLLUP_TABLE
 from gdpo_timescaledb.edition import ServerInfo
 from gdpo_timescaledb.schema import CURRENT_VERSION, applied_versions
 from gdpo_timescaledb.tables import KindTable
@@ -60,6 +60,5 @@ async def collect(conn: asyncpg.Connection, tables: dict[str, KindTable], server
     if server.timescale:
         out["hypertables"] = await _hypertables(conn, schema)
         out["jobs"] = await _jobs(conn, schema)
-    out["hourly_rollup"] = {"relation": rollup.ROLLUP,
-                            "kind": "continuous aggregate" if server.tsl else "table refreshed by maintenance()"}
+    out["rollups"] = {"relation": ROLLUP_TABLE, "written_by": "the storage service's retention job"}
     return out

@@ -39,7 +39,7 @@ SMALL_BATCH_MAX = 50
 def unique_by_key(kind: str, records: Sequence[Record]) -> tuple[Sequence[Record], bool]:
     """The records with one per natural key (the last wins), and whether there were repeats."""
     cls = record_class(kind)
-    key_of = itemgetter(*(cls._INDEX[k] for k in cls.SPEC.key))
+    key_of = itemgetter(*(cls.INDEX[k] for k in cls.SPEC.key))
     keys = list(map(key_of, records))
     if all(map(lt, keys, keys[1:])) or len(set(keys)) == len(keys):  # ordered batches skip hashing
         return records, False
@@ -63,7 +63,7 @@ async def try_append(conn: asyncpg.Connection, table: KindTable, records: Sequen
     Returns False (nothing written) when they do not; raises UniqueViolationError when a
     concurrent writer stored one of the keys first (the caller's transaction rolls back).
     """
-    batch_min = min(map(itemgetter(record_class(table.kind)._INDEX[table.time_column]), records))
+    batch_min = min(map(itemgetter(record_class(table.kind).INDEX[table.time_column]), records))
     newest = await conn.fetchval(f"SELECT max({quote_ident(table.time_column)}) FROM {table.qualified}")
     if newest is not None and batch_min <= newest:
         return False

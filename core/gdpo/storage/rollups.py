@@ -32,6 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Protocol, Sequence, runtime_checkable
 
+from gdpo.storage import rollups_sql
 from gdpo.storage.aggregate import bucket_edges, local_midnight_utc, parse_every, zone
 from gdpo.storage.backend import AggregateSpec
 from gdpo.storage.records import LOCAL_TZ_NAME, UTC, Record, record_class
@@ -169,8 +170,8 @@ def compute_quarters(kind: str, records: Iterable[Record]) -> list[Rollup]:
 
 def _compute(kind: str, key: str, records: Iterable[Record], floor) -> list[Rollup]:
     cls = record_class(kind)
-    t_idx = cls._INDEX[cls.SPEC.time_field]
-    numeric = [(f, cls._INDEX[f]) for f in cls.SPEC.numeric_fields]
+    t_idx = cls.INDEX[cls.SPEC.time_field]
+    numeric = [(f, cls.INDEX[f]) for f in cls.SPEC.numeric_fields]
     periods: dict[_dt.datetime, list[Record]] = {}
     for r in records:
         periods.setdefault(floor(r[t_idx]), []).append(r)
@@ -388,8 +389,7 @@ class SidecarRollupStore:
             os.close(fd)
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("CREATE TABLE IF NOT EXISTS storage_rollups (kind TEXT NOT NULL, start_us INTEGER NOT NULL, "
-                         "samples INTEGER NOT NULL, stats BLOB NOT NULL, PRIMARY KEY (kind, start_us)) WITHOUT ROWID")
+            conn.execute(rollups_sql.CREATE)
             self._conn = conn
         return self._conn
 
@@ -399,9 +399,7 @@ class SidecarRollupStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.executemany(
-                    "INSERT INTO storage_rollups (kind, start_us, samples, stats) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (kind, start_us) DO UPDATE SET samples = excluded.samples, stats = excluded.stats",
-                    [(kind, to_us(r.start), r.samples, r.to_blob()) for r in rollups])
+                    rollups_sql.UPSERT, [(kind, to_us(r.start), r.samples, r.to_blob()) for r in rollups])
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -410,15 +408,12 @@ class SidecarRollupStore:
 
     def _read(self, kind: str, start: _dt.datetime, end: _dt.datetime) -> list[Rollup]:
         with self._lock:
-            rows = self._db().execute(
-                "SELECT start_us, samples, stats FROM storage_rollups WHERE kind = ? AND start_us >= ? "
-                "AND start_us < ? ORDER BY start_us", (kind, to_us(start), to_us(end))).fetchall()
+            rows = self._db().execute(rollups_sql.SELECT, (kind, to_us(start), to_us(end))).fetchall()
         return [Rollup.from_blob(kind, from_us(s), n, st) for s, n, st in rows]
 
     def _bounds(self, kind: str):
         with self._lock:
-            lo, hi = self._db().execute("SELECT MIN(start_us), MAX(start_us) FROM storage_rollups WHERE kind = ?",
-                                        (kind,)).fetchone()
+            lo, hi = self._db().execute(rollups_sql.BOUNDS, (kind,)).fetchone()
         return None if lo is None else (from_us(lo), from_us(hi))
 
     async def write_rollups(self, kind: str, rollups: Sequence[Rollup]) -> int:
