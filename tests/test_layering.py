@@ -27,7 +27,15 @@ class Rule:
     exempt: tuple[str, ...]
     patterns: tuple[str, ...]
     planted: str  # a line that breaks the rule (for the test that the rule can fail)
+    #: violations not fixed yet, each file with the reason: tolerated (and listed here, so
+    #: they are seen); remove an entry once its file keeps the rule
+    pending: tuple[tuple[str, str], ...] = ()
 
+
+#: an import of a gdpo module other than the allowed ones (``{allowed}``: an alternation)
+_GDPO_IMPORT_OUTSIDE = r"^\s*(?:from|import)\s+gdpo\.(?!(?:{allowed})\b)\w+"
+#: ``from gdpo import config`` and the like: a module of gdpo taken by name
+_FROM_GDPO_IMPORT = r"^\s*from\s+gdpo\s+import\b"
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -69,12 +77,12 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="backends-import-only-gdpo-storage",
-        why="a backend imports only gdpo.storage (and its own package, the standard library and its "
-            "driver), never the application: secret masking is gdpo.storage.secrets.mask_secrets. "
-            "Exempt, still to fix by their owner: json_legacy's archive.py (gdpo.config.ConfigError)",
+        why="a backend imports only gdpo.storage and gdpo.settings_schema (and its own package, the "
+            "standard library and its driver), never the application: secret masking is "
+            "gdpo.storage.secrets.mask_secrets, a wrong storage argument is gdpo.storage.errors.StorageSettingsError",
         roots=("backends",),
-        exempt=("backends/json_legacy/gdpo_json_legacy/archive.py",),
-        patterns=(r"^\s*(?:from|import)\s+gdpo\.(?!storage\b)\w+", r"^\s*from\s+gdpo\s+import\s+(?!storage\b)"),
+        exempt=(),
+        patterns=(_GDPO_IMPORT_OUTSIDE.format(allowed=r"storage|settings_schema"), _FROM_GDPO_IMPORT),
         planted="    from gdpo.config import mask_secrets\n",
     ),
     Rule(
@@ -89,19 +97,45 @@ RULES: tuple[Rule, ...] = (
                   r"\b_fast_check\b", r"sqlite3\.register_(?:adapter|converter)"),
         planted="    return await conn._execute(fn, conn._conn, *args)\n",
     ),
+    Rule(
+        name="storage-imports-no-application",
+        why="the storage core knows no consumer: gdpo.storage imports nothing of gdpo outside "
+            "gdpo.storage except the shared option declarations (gdpo.settings_schema); the "
+            "application (gdpo.config) builds its settings and hands them to open_storage",
+        roots=("core/gdpo/storage",),
+        exempt=(),
+        patterns=(_GDPO_IMPORT_OUTSIDE.format(allowed=r"storage|settings_schema"), _FROM_GDPO_IMPORT),
+        planted="    from gdpo.config import load_config\n",
+        pending=(
+            ("core/gdpo/storage/facade.py", "build_storage still loads a mapping or a path with gdpo.config"),
+            ("core/gdpo/storage/pipeline.py",
+             "mask_secrets moves to gdpo.storage on the drivers branch (not on main yet)"),
+        ),
+    ),
+    Rule(
+        name="inverter-imports-no-storage",
+        why="the inverter knows no storage: it declares its settings with gdpo.settings_schema "
+            "and hands readings to its caller",
+        roots=("core/gdpo/inverter",),
+        exempt=(),
+        patterns=(r"^\s*(?:from|import)\s+gdpo\.storage\b", r"^\s*from\s+gdpo\s+import\s+.*\bstorage\b"),
+        planted="from gdpo.storage.options import Option\n",
+    ),
 )
 
 
 def violations(rule: Rule, repo: Path = REPO) -> list[str]:
-    """``path:line: text`` of every line of a scanned module that breaks ``rule``."""
+    """``path:line: text`` of every line of a scanned module that breaks ``rule`` (the files
+    of ``rule.pending`` aside)."""
     found: list[str] = []
+    pending = {path for path, _ in rule.pending}
     compiled = [re.compile(p) for p in rule.patterns]
     for root in rule.roots:
         for path in sorted((repo / root).rglob("*.py")):
             rel = path.relative_to(repo).as_posix()
             if any(rel == e or rel.startswith(e.rstrip("/") + "/") for e in rule.exempt):
                 continue
-            if ".venv" in path.parts or "__pycache__" in path.parts:
+            if ".venv" in path.parts or "__pycache__" in path.parts or rel in pending:
                 continue
             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
                 if any(p.search(line) for p in compiled):

@@ -27,13 +27,13 @@ class GdpoGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         from gdpo.config import ConfigError, mask_secrets
-        from gdpo.storage.errors import StorageError, StorageMissingError
+        from gdpo.storage.errors import StorageError, StorageMissingError, StorageSettingsError
 
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except (ConfigError, StorageMissingError) as exc:  # fix the config (or create the database)
+        except (ConfigError, StorageSettingsError, StorageMissingError) as exc:  # fix the config or argument (or create the database)
             _fail(mask_secrets(str(exc)), EXIT_USAGE, exc)
         except StorageError as exc:
             _fail(mask_secrets(str(exc)), EXIT_FAILURE, exc)

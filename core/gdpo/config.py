@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator, Mapping
 import yaml
 
 from gdpo.storage.locations import default_database_path
-from gdpo.storage.options import Option
+from gdpo.settings_schema import Option
 from gdpo.storage.secrets import MASK, mask_secrets
 
 DEFAULT_CONFIG_PATHS = (

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from gdpo.storage.options import Option
+from gdpo.settings_schema import Option
 
 #: The values every installation should look at, written uncommented.
 CHOSEN = {

@@ -144,12 +144,12 @@ def test_a_changed_file_is_reported_on_restore(tmp_path):
 
 
 def test_a_run_id_is_never_reused(tmp_path):
-    from gdpo.config import ConfigError
+    from gdpo.storage.errors import StorageSettingsError
 
     tree = _make_tree(tmp_path / "t")
     archive_files(tree, RUN_ID, list(FILES)[:2], {"run_id": RUN_ID})
     index = (archive_dir(tree, RUN_ID) / INDEX_NAME).read_bytes()
-    with pytest.raises(ConfigError, match="taken already"):
+    with pytest.raises(StorageSettingsError, match="taken already"):
         archive_files(tree, RUN_ID, list(FILES)[2:], {"run_id": RUN_ID})
     assert (archive_dir(tree, RUN_ID) / INDEX_NAME).read_bytes() == index
     assert all((tree.root / rel).exists() for rel in list(FILES)[2:])

@@ -28,8 +28,8 @@ import os
 import re
 from pathlib import Path
 
-from gdpo.config import ConfigError
 from gdpo.storage.durable import fsync_directory
+from gdpo.storage.errors import StorageSettingsError
 
 from gdpo_json_legacy.tree import LegacyTree
 from gdpo_json_legacy.writing import atomic_write
@@ -57,7 +57,7 @@ def _crash_point(step: str) -> None:
 def archive_dir(tree: LegacyTree, run_id: str) -> Path:
     """The directory of one archived run (the run id is checked: no path tricks)."""
     if not _RUN_ID.match(run_id or ""):
-        raise ConfigError(f"invalid archive run id {run_id!r}")
+        raise StorageSettingsError(f"invalid archive run id {run_id!r}")
     return tree.archive / run_id
 
 
@@ -100,7 +100,7 @@ def archive_files(tree: LegacyTree, run_id: str, rel_paths: list[str], report: d
     docstring); write the index first and the report last. Blocking: run it in a thread."""
     target = archive_dir(tree, run_id)
     if (target / INDEX_NAME).exists():
-        raise ConfigError(f"archive run id {run_id!r} is taken already ({target / INDEX_NAME}); nothing moved")
+        raise StorageSettingsError(f"archive run id {run_id!r} is taken already ({target / INDEX_NAME}); nothing moved")
     entries = []
     for rel in rel_paths:
         src = tree.root / rel
@@ -133,11 +133,11 @@ def archive_files(tree: LegacyTree, run_id: str, rel_paths: list[str], report: d
 def _read_index(source: Path, run_id: str, tree: LegacyTree) -> dict:
     index_path = source / INDEX_NAME
     if not index_path.is_file():
-        raise ConfigError(f"no archived run {run_id!r} under {tree.archive} (missing {INDEX_NAME})")
+        raise StorageSettingsError(f"no archived run {run_id!r} under {tree.archive} (missing {INDEX_NAME})")
     try:
         return json.loads(index_path.read_text("utf-8"))
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"archived run {run_id!r}: cannot read {index_path}: {exc}") from None
+        raise StorageSettingsError(f"archived run {run_id!r}: cannot read {index_path}: {exc}") from None
 
 
 def restore_archive(tree: LegacyTree, run_id: str) -> dict:

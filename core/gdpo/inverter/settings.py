@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from gdpo.storage.options import Option
+from gdpo.settings_schema import Option
 
 INVERTER_SECTION = {
     "host": Option("str", "127.0.0.1", "IP address of the inverter (its WiFi/LAN dongle)"),

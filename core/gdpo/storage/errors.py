@@ -39,6 +39,12 @@ class StorageConnectionError(StorageError):
     transient = True
 
 
+class StorageSettingsError(StorageError, ValueError):
+    """A storage setting or a storage command's argument is wrong (an archive run id, a
+    setting no backend accepts): the message names it. The command line treats it as a
+    configuration error (exit status 2), as it does ``gdpo.config.ConfigError``."""
+
+
 class StorageMissingError(StorageError):
     """A read-only command found no database at the configured location (nothing is created)."""
 

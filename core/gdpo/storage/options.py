@@ -1,37 +1,12 @@
-"""Declared options of a config section: type, default, limits, help and secrecy.
+"""Declared options of a config section (kept for importers of ``gdpo.storage.options``).
 
-Backends declare their ``data_storage.<name>`` options with :class:`Option`; the config
-loader validates a section against them, fills defaults and records where every value
-came from.
+:class:`Option` and ``Schema`` live in :mod:`gdpo.settings_schema`, below the storage core,
+the inverter and the config loader alike; backends declare their ``data_storage.<name>``
+options with it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from gdpo.settings_schema import Option, Schema
 
-
-@dataclass(frozen=True)
-class Option:
-    """One configuration value.
-
-    type: ``str``, ``int``, ``float``, ``bool``, ``path``, ``dsn`` (a libpq connection
-        string, validated as text), ``list`` or ``dict``.
-    secret: the value is masked wherever it is shown (``***``); for a ``dsn`` only its
-        password is (``postgresql://user:***@host/db``, ``password=***``): DSNs and passwords
-        are declared secret.
-    nullable: ``None`` is accepted.
-    """
-
-    type: str
-    default: Any = None
-    help: str = ""
-    min: float | None = None
-    max: float | None = None
-    choices: tuple | None = None
-    secret: bool = False
-    nullable: bool = False
-    env: str | None = None  # environment variable that overrides it (documentation)
-
-
-Schema = dict  # name -> Option | Schema (a nested section)
+__all__ = ["Option", "Schema"]
