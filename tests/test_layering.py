@@ -107,7 +107,6 @@ RULES: tuple[Rule, ...] = (
         patterns=(_GDPO_IMPORT_OUTSIDE.format(allowed=r"storage|settings_schema"), _FROM_GDPO_IMPORT),
         planted="    from gdpo.config import load_config\n",
         pending=(
-            ("core/gdpo/storage/facade.py", "build_storage still loads a mapping or a path with gdpo.config"),
             ("core/gdpo/storage/pipeline.py",
              "mask_secrets moves to gdpo.storage on the drivers branch (not on main yet)"),
         ),

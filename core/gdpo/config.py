@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator, Mapping
 import yaml
 
 from gdpo.storage.locations import default_database_path
+from gdpo.storage.settings import StorageSettings
 from gdpo.settings_schema import Option
 from gdpo.storage.secrets import MASK, mask_secrets
 
@@ -189,6 +190,10 @@ class Config:
         """The ``data_storage`` section."""
         return self.section("data_storage")
 
+    def storage_settings(self) -> StorageSettings:
+        """The settings ``gdpo.storage.open_storage`` makes a Storage from (this config is their origin)."""
+        return StorageSettings(self.data_storage, origin=self)
+
     def items(self) -> Iterator[tuple[str, Any, str]]:
         """(dotted key, masked value, source) for every leaf value."""
         for key in self.leaf_paths:
@@ -324,6 +329,18 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | Config | None = 
     sources = {k: env_sources.get(k) or (origin if _present(given, k) else "default") for k in leaves}
     return Config(data=data, sources=sources, path=path, secret_paths=frozenset(secrets),
                   leaf_paths=tuple(leaves), dsn_paths=frozenset(k for k, t in secrets.items() if t == "dsn"))
+
+
+def storage_settings(source: str | os.PathLike | Mapping[str, Any] | Config | None = None) -> StorageSettings:
+    """The storage settings of a config source, validated as :func:`load_config` validates
+    (errors name the key and its source): a ``data_storage`` mapping (or a whole config
+    mapping), a YAML path, a Config, or None for the default config. Registered as the
+    storage's config loader (entry-point group ``gdpo.storage.settings``)."""
+    if isinstance(source, Config):
+        return source.storage_settings()
+    if isinstance(source, Mapping):
+        return load_config(source, data_storage_only="data_storage" not in source).storage_settings()
+    return load_config(source).storage_settings()
 
 
 def _nesting_hint(name: str, schemas: dict[str, Any]) -> str:

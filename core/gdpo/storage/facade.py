@@ -36,6 +36,7 @@ from gdpo.storage.records import KIND_NAMES, LOCAL_TZ_NAME, UTC, Record, make_re
 from gdpo.storage.retention import RetentionPolicy, retention_schedule
 from gdpo.storage.rollups import (HOUR, QUARTER, ROLLUP_KINDS, answers_from_quarters, answers_from_rollups, combine,
                                   partial_spec, quarter_kind, rollup_store_for, rollups_for)
+from gdpo.storage.settings import storage_settings
 from gdpo.storage.status import resolve_data_dir, resolve_spool_dir, status_path, write_status
 
 log = logging.getLogger(__name__)
@@ -365,20 +366,16 @@ class Storage:
 
 
 def build_storage(config: Any = None, *, background: bool = True, create: bool = True) -> Storage:
-    """Make (not open) the Storage described by a config: a Config, a ``data_storage``
-    mapping, a YAML path, or None for the default config. ``background=False`` makes a
+    """Make (not open) the Storage described by a config: :class:`StorageSettings`, a config
+    object with ``storage_settings()`` (``gdpo.config.Config``), or what the application's
+    config loader reads (a ``data_storage`` mapping, a YAML path, None for the default
+    config; see :func:`gdpo.storage.settings.storage_settings`). ``background=False`` makes a
     Storage for a short command: no flush timer, retry task, status file, retention job or
     signal handlers (writes are still batched and flushed on close). ``create=False`` (a
     read-only command) never creates a database: a missing one raises ``StorageMissingError``."""
-    from gdpo.config import Config, load_config
     from gdpo.storage.plugins import get_backend
 
-    if isinstance(config, Config):
-        cfg = config
-    elif isinstance(config, Mapping):
-        cfg = load_config(config, data_storage_only="data_storage" not in config)
-    else:
-        cfg = load_config(config)
+    cfg = storage_settings(config)
     ds = cfg.data_storage
     routes = routes_for(ds)
     backends: dict[str, StorageBackend] = {}
