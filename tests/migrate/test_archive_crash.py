@@ -153,3 +153,16 @@ def test_a_run_id_is_never_reused(tmp_path):
         archive_files(tree, RUN_ID, list(FILES)[2:], {"run_id": RUN_ID})
     assert (archive_dir(tree, RUN_ID) / INDEX_NAME).read_bytes() == index
     assert all((tree.root / rel).exists() for rel in list(FILES)[2:])
+
+
+def test_an_unknown_archive_run_is_a_usage_error_naming_it(tmp_path):
+    """The archive's StorageSettingsError exits 2, as a config error does, naming the run id."""
+    from click.testing import CliRunner
+
+    from gdpo.cli import cli
+
+    tree = _make_tree(tmp_path / "t")
+    out = CliRunner().invoke(cli, ["migrate", "--restore-archive", "20250101T000000Z-none",
+                                   "--from", f"json_legacy:{tree.root}"])
+    assert out.exit_code == 2, out.output
+    assert "no archived run '20250101T000000Z-none'" in out.output
