@@ -106,10 +106,6 @@ RULES: tuple[Rule, ...] = (
         exempt=(),
         patterns=(_GDPO_IMPORT_OUTSIDE.format(allowed=r"storage|settings_schema"), _FROM_GDPO_IMPORT),
         planted="    from gdpo.config import load_config\n",
-        pending=(
-            ("core/gdpo/storage/pipeline.py",
-             "mask_secrets moves to gdpo.storage on the drivers branch (not on main yet)"),
-        ),
     ),
     Rule(
         name="inverter-imports-no-storage",

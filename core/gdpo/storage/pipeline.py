@@ -43,6 +43,7 @@ from gdpo.storage.errors import CapabilityError, RecordValidationError, StorageC
 from gdpo.storage.quarantine import append_quarantine, new_batch_id, quarantine_count, quarantine_path
 from gdpo.storage.records import UTC, Record
 from gdpo.storage.spool import Spool, SpoolError, check_encodable
+from gdpo.storage.secrets import mask_secrets
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +112,6 @@ def _iso(t: float | None) -> str | None:
 
 
 def _describe_error(exc: BaseException) -> str:
-    from gdpo.config import mask_secrets
-
     return mask_secrets(f"{type(exc).__name__}: {exc}")
 
 
