@@ -1,7 +1,8 @@
 """No blocking work on the event loop: a simulated coordinator run and a migration of a
 generated legacy tree run under asyncio debug mode with a 100 ms slow-callback limit, and any
 "Executing ... took" warning of asyncio fails the test (a scan, a lock, a stat, YAML or a
-whole-file read done in a coroutine instead of a worker thread)."""
+whole-file read done in a coroutine instead of a worker thread). A slow step with no blocking
+call seen, twice in a row, is CPU work: it fails above ``CPU_STEP_LIMIT_S``."""
 
 from __future__ import annotations
 
@@ -120,7 +121,20 @@ def run_checked(make_args, coro_fn):
     result, slow = run_watched(coro_fn, *make_args())
     if slow and not any(" from " in line for line in slow):
         result, slow = run_watched(coro_fn, *make_args())
+    if slow and not any(" from " in line for line in slow):
+        # no blocking call, twice: CPU work on the loop; tolerated up to CPU_STEP_LIMIT_S
+        slow = [m for m in slow if m.startswith("Executing") and _took(m) > CPU_STEP_LIMIT_S]
     return result, slow
+
+
+#: A step of pure CPU work (no file-system call on the loop) fails above this; blocking calls
+#: are caught at SLOW_CALLBACK_S by the slow disk whatever the machine's load.
+CPU_STEP_LIMIT_S = 0.25
+
+
+def _took(message: str) -> float:
+    """The seconds of an asyncio "Executing ... took N seconds" warning."""
+    return float(message.rsplit(" took ", 1)[1].split()[0])
 
 
 def test_a_blocking_call_in_a_coroutine_is_caught(tmp_path):

@@ -44,7 +44,7 @@ async def test_an_old_energy_data_hourly_is_folded_into_storage_rollups_and_drop
     async with open_storage(config) as s:
         backend = s.backends["timescaledb"]
         if continuous and not backend.server.tsl:
-            pytest.skip("continuous aggregates need the Timescale License edition")
+            pytest.skip("capability: continuous aggregates need the Timescale License edition (this server: Apache)")
         await s.write("energy_data", series)
         h2 = [r for r in compute_hourly("energy_data", series) if r.start == H0 + 2 * HOUR]
         await backend.write_rollups("energy_data", h2)  # H2: rolled up by the storage service already

@@ -217,11 +217,12 @@ class ConnectionManager:
             try:
                 async with pool.acquire() as conn:  # a new connection has its own connect timeout
                     return await work(conn)
-            except CONNECTION_ERRORS as exc:
-                if attempt == 2 or isinstance(exc, asyncio.TimeoutError):
-                    raise classify(exc, self.server, doing) from None
-                await pool.expire_connections()
-            except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except Exception as exc:
+                if isinstance(exc, CONNECTION_ERRORS) or _broken_connection(exc):
+                    if attempt == 2 or isinstance(exc, asyncio.TimeoutError):
+                        raise classify(exc, self.server, doing) from None
+                    await pool.expire_connections()
+                    continue
                 if isinstance(exc, asyncpg.PostgresError) or is_bad_value(exc):
                     raise classify(exc, self.server, doing) from None
                 raise
