@@ -405,6 +405,10 @@ class Record(tuple):
         """The record as a plain dict of its fields (payload included, as a dict)."""
         return dict(zip(self.FIELDS, self))
 
+    def as_tuple(self) -> tuple:
+        """The field values in ``FIELDS`` order, as a plain tuple (what a driver binds)."""
+        return tuple(self)
+
     def replace(self, **changes: Any) -> "Record":
         """A validated copy with some fields changed."""
         values = self.to_dict()
