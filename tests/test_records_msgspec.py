@@ -134,7 +134,7 @@ def test_public_behaviour_of_a_record():
     assert EnergyData.many_from_trusted([a.as_tuple(), later.as_tuple()]) == [a, later]
     with pytest.raises(AttributeError, match="immutable"):
         a.pv_power_w = 3
-    with pytest.raises(AttributeError, match="no field 'pv'"):
+    with pytest.raises(AttributeError, match="has no attribute 'pv'"):
         a.pv
     with pytest.raises(TypeError, match="by name only"):
         EnergyData(ts)

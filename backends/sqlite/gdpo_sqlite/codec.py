@@ -91,14 +91,14 @@ def text_to_json(value: str) -> Any:
     return obj if end == len(value) else _loads(value)
 
 
-def _row_parts(spec, convert: dict[str, str], guard_all: bool) -> tuple[str, str]:
+def _row_parts(spec, convert: dict[str, str], guard_all: bool, names: list[str] | None = None) -> tuple[str, str]:
     """Python source of (the names a row unpacks into, the converted tuple built from them).
 
     Unpacking and naming every field is the fastest form in CPython (tuple subclasses
     take the slow path of ``r[i]``). Names and types come from the record specs, never
     from input.
     """
-    names = [f"v{i}" for i in range(len(spec.fields))]
+    names = names or [f"v{i}" for i in range(len(spec.fields))]
     parts: list[str] = []
     for v, f in zip(names, spec.fields):
         template = convert.get(f.type)
@@ -163,8 +163,8 @@ def _batch_source(spec) -> str:
     record but without a Python call per row. Encoding the whole batch before the driver
     binds it keeps the interpreter's and SQLite's loops apart, which measured faster than
     feeding ``executemany`` a lazy ``map``."""
-    unpack, row = _row_parts(spec, _ENCODE, False)
-    return f"def encode_batch(records):\n    return [{row} for {unpack} in map(_values, records)]\n"
+    _, row = _row_parts(spec, _ENCODE, False, [f"r.{f.name}" for f in spec.fields])
+    return f"def encode_batch(records):\n    return [{row} for r in records]\n"
 
 
 def make_batch_encoder(kind: str) -> Callable[[Iterable[records.Record]], list[tuple]]:

@@ -31,9 +31,10 @@ import datetime as _dt
 import math
 from dataclasses import dataclass
 from functools import partial
+from operator import attrgetter
 from itertools import starmap
 from types import MappingProxyType
-from typing import Annotated, Any, Callable, ClassVar, Iterable, Literal, Mapping, Optional
+from typing import Annotated, Any, Callable, ClassVar, Iterable, Literal, Mapping, Optional, Sequence
 
 import msgspec
 from msgspec import Meta
@@ -407,28 +408,60 @@ class Record(msgspec.Struct, frozen=True, gc=False, order=True, forbid_unknown_f
     _KNOWN: ClassVar[frozenset] = frozenset()
     _REQUIRED: ClassVar[frozenset] = frozenset()
     _DATETIMES: ClassVar[tuple[str, ...]] = ()
+    _DATETIMES_REQUIRED: ClassVar[tuple[str, ...]] = ()
+    _DATETIMES_OPTIONAL: ClassVar[tuple[str, ...]] = ()
+    _LIST_TYPE: ClassVar[Any] = None
 
     @classmethod
     def validate(cls, values: Mapping[str, Any]) -> "Record":
         """A record of this kind from a mapping, every value checked and converted.
 
-        The common case (a dict of known keys, every required one present) is converted by
-        ``msgspec.convert`` against the kind's types and constraints; whatever it refuses,
-        and any mapping with unknown keys, a missing required field or a non-UTC time, goes
-        through the generic rules (:meth:`validate_generic`), which convert or raise the
-        error naming kind, field and value. Both give the same record for the same input
-        (``tests/storage/test_records_msgspec.py``)."""
-        if type(values) is dict and cls._REQUIRED <= values.keys() <= cls._KNOWN:
+        A dict is converted by ``msgspec.convert`` against the kind's types and constraints
+        (an unknown key is refused there); whatever it refuses, and a result with a required
+        field missing or a time not in UTC (see :meth:`_all_settled`), goes through the
+        generic rules (:meth:`validate_generic`), which convert or raise the error naming
+        kind, field and value. Both give the same record for the same input
+        (``tests/test_records_msgspec.py``)."""
+        if type(values) is dict:
             try:
                 record = _convert(values, cls)
             except _ConvertError:
                 return cls.validate_generic(values)
+            for name in cls._REQUIRED:  # as _all_settled, for one record
+                if getattr(record, name) is None:
+                    return cls.validate_generic(values)
             for name in cls._DATETIMES:
                 v = getattr(record, name)
                 if v is not None and v.tzinfo is not UTC:
                     return cls.validate_generic(values)
             return record
         return cls.validate_generic(values)
+
+    @classmethod
+    def validate_dicts(cls, items: list[dict]) -> list["Record"]:
+        """:meth:`validate` of a list of dicts: one ``msgspec.convert`` of the whole list in
+        the common case, each item on its own when the list holds anything unusual."""
+        try:
+            out = _convert(items, cls._LIST_TYPE)
+        except _ConvertError:
+            return [cls.validate(item) for item in items]
+        return out if cls._all_settled(out) else [cls.validate(item) for item in items]
+
+    @classmethod
+    def _all_settled(cls, records: Sequence["Record"]) -> bool:
+        """Whether converted records need nothing more: every required field present
+        (msgspec fills an absent one with ``None``) and every time already in UTC (msgspec
+        keeps the offset it was given). Loops in C over the whole batch."""
+        for name in cls._REQUIRED:
+            if None in map(attrgetter(name), records):
+                return False
+        for name in cls._DATETIMES_REQUIRED:
+            if not set(map(attrgetter(name + ".tzinfo"), records)) <= _ONLY_UTC:
+                return False
+        for name in cls._DATETIMES_OPTIONAL:
+            if not {v.tzinfo for v in map(attrgetter(name), records) if v is not None} <= _ONLY_UTC:
+                return False
+        return True
 
     @classmethod
     def validate_generic(cls, values: Mapping[str, Any]) -> "Record":
@@ -508,9 +541,6 @@ class Record(msgspec.Struct, frozen=True, gc=False, order=True, forbid_unknown_f
         values.update(changes)
         return type(self).validate(values)
 
-    def __getattr__(self, name: str) -> Any:
-        raise AttributeError(f"{self.KIND} record has no field {name!r}")
-
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v!r}" for k, v in zip(self.FIELDS, _astuple(self)) if v is not None and v != {})
         return f"{type(self).__name__}({inner})"
@@ -519,6 +549,7 @@ class Record(msgspec.Struct, frozen=True, gc=False, order=True, forbid_unknown_f
         return (type(self).from_trusted, (_astuple(self),))
 
 
+_ONLY_UTC = frozenset([UTC])
 _asdict = msgspec.structs.asdict
 _astuple = msgspec.structs.astuple
 
@@ -537,10 +568,14 @@ def _make_class(spec: KindSpec, name: str) -> type[Record]:
         "_KNOWN": frozenset(spec.field_names),
         "_REQUIRED": frozenset(f.name for f in spec.fields if f.required),
         "_DATETIMES": tuple(f.name for f in spec.fields if f.type == "datetime"),
+        "_DATETIMES_REQUIRED": tuple(f.name for f in spec.fields if f.type == "datetime" and f.required),
+        "_DATETIMES_OPTIONAL": tuple(f.name for f in spec.fields if f.type == "datetime" and not f.required),
     }
     for f in spec.fields:
         namespace[f.name] = {} if f.name == "payload" else None
-    return RecordMeta(name, (Record,), namespace, frozen=True, gc=False, order=True, forbid_unknown_fields=True)
+    cls = RecordMeta(name, (Record,), namespace, frozen=True, gc=False, order=True, forbid_unknown_fields=True)
+    cls._LIST_TYPE = list[cls]
+    return cls
 
 
 EnergyData = _make_class(KINDS["energy_data"], "EnergyData")
@@ -596,14 +631,18 @@ def make_record(kind: str, values: Mapping[str, Any] | Record) -> Record:
 def make_records(kind: str, items: Iterable[Mapping[str, Any] | Record]) -> list[Record]:
     """Validate many items as records of ``kind`` (see :func:`make_record`)."""
     cls = record_class(kind)
-    if type(items) is list and set(map(type, items)) <= {cls}:
-        return items.copy()  # records of the kind already (the collector's batches): one C-level pass
+    if type(items) is list:
+        types = set(map(type, items))
+        if types <= {cls}:
+            return items.copy()  # records of the kind already (the collector's batches): one C-level pass
+        if types == {dict}:
+            return cls.validate_dicts(items)
     validated = cls.validate
     out = []
     for item in items:
         if type(item) is cls:
             out.append(item)
-        elif isinstance(item, Mapping) and not isinstance(item, Record):
+        elif type(item) is dict or (isinstance(item, Mapping) and not isinstance(item, Record)):
             out.append(validated(item))
         else:
             out.append(make_record(kind, item))
