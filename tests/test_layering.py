@@ -88,12 +88,12 @@ RULES: tuple[Rule, ...] = (
     Rule(
         name="backends-no-private-driver-or-record-api",
         why="no private API of a driver (aiosqlite Connection._execute/_conn, asyncpg exceptions._base) or "
-            "of gdpo.storage.records (_INDEX, _trusted, _fast_check: use INDEX, from_trusted), and no "
-            "process-wide sqlite3 adapter or converter. Exempt, still to fix by their owner: "
-            "json_legacy's mapping.py (_fast_check, in its generated validator)",
+            "of gdpo.storage.records (_INDEX, _trusted, _validated, _fast_check: use INDEX, as_tuple, "
+            "from_trusted, validate), and no process-wide sqlite3 adapter or converter",
         roots=("backends",),
-        exempt=("backends/json_legacy/gdpo_json_legacy/mapping.py",),
+        exempt=(),
         patterns=(r"\._execute\(", r"\._conn\b", r"exceptions\._base", r"\._INDEX\b", r"\._trusted\(",
+                  r"\._validated\(",
                   r"\b_fast_check\b", r"sqlite3\.register_(?:adapter|converter)"),
         planted="    return await conn._execute(fn, conn._conn, *args)\n",
     ),

@@ -29,8 +29,8 @@ def test_frozen_ignores_key_order_and_sees_every_value():
 def test_digest_survives_a_json_round_trip_and_notices_a_change(kind):
     record = full_record(kind, 5)
     values = record.to_dict()
-    again = record_class(kind)._trusted(
-        tuple(json.loads(json.dumps(v, sort_keys=True)) if isinstance(v, dict) else v for v in record))
+    again = record_class(kind).from_trusted(
+        tuple(json.loads(json.dumps(v, sort_keys=True)) if isinstance(v, dict) else v for v in record.as_tuple()))
     assert record_digest(again) == record_digest(record)
     changed = record.replace(payload={**values["payload"], "extra": "kept"})
     assert record_digest(changed) != record_digest(record)
@@ -104,32 +104,6 @@ def _mapped(mapper, row):
                      clock.ambiguous))
     except Exception as exc:  # the same error (type and message) is what must match
         return repr(("error", type(exc), str(exc)))
-
-
-def test_compiled_flat_mappers_match_the_generic_mapping():
-    """Every key layout gets a generated mapper; on valid and broken rows alike it gives the generic
-    mapping's record (values, types, ambiguous-time count) or its error."""
-    import random
-
-    from gdpo_json_legacy.mapping import _compile_flat_mapper, _energy_from_flat_row_generic
-
-    rng = random.Random(5)
-    for _ in range(3000):
-        keys = rng.sample(FLAT_KEYS, rng.randint(0, len(FLAT_KEYS)))
-        row = {key: rng.choice(ODD_ROW_VALUES) if rng.random() < 0.3 else rng.uniform(0, 99) for key in keys}
-        row["timestamp"] = rng.choice(TIMESTAMPS) if rng.random() < 0.3 else TIMESTAMPS[0]
-        if rng.random() < 0.5:
-            row = dict(reversed(list(row.items())))
-        mapper = _compile_flat_mapper(tuple(row))
-        assert mapper is not _energy_from_flat_row_generic
-        assert _mapped(mapper, row) == _mapped(_energy_from_flat_row_generic, row), row
-
-
-def test_layouts_with_an_envelope_or_nested_payload_take_the_generic_path():
-    from gdpo_json_legacy.mapping import _compile_flat_mapper, _energy_from_flat_row_generic
-
-    assert _compile_flat_mapper(("timestamp", "pv_power", "payload")) is _energy_from_flat_row_generic
-    assert _compile_flat_mapper(("pv_power",)) is _energy_from_flat_row_generic
 
 
 def test_a_number_too_large_for_a_float_quarantines_the_file(tmp_path):

@@ -26,7 +26,7 @@ def to_json_value(value: Any) -> Any:
 
 def envelope(record: Record) -> dict[str, Any]:
     """The ``_gdpo`` envelope of ``record``."""
-    return {"kind": record.KIND, "record": {k: to_json_value(v) for k, v in zip(record.FIELDS, record)}}
+    return {"kind": record.KIND, "record": {k: to_json_value(v) for k, v in zip(record.FIELDS, record.as_tuple())}}
 
 
 def from_envelope(env: Any) -> Record:

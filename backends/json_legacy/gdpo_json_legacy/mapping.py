@@ -72,7 +72,7 @@ def energy_from_comprehensive(obj: dict, clock: LocalClock, *, ts=None) -> Energ
     pv_power = col(pv.get("current_power_w")) if "current_power_w" in pv else col(_sub(obj, "pv").get("power_w"))
     house_power = (col(house.get("current_power_w")) if "current_power_w" in house
                    else col(_sub(obj, "consumption").get("current_power_w")))
-    return EnergyData._validated({
+    return EnergyData.validate({
         "ts": ts if ts is not None else clock.to_utc(obj.get("timestamp"), "energy_data"),
         "battery_soc_pct": col(battery.get("soc_percent")),
         "battery_power_w": neg(battery.get("power_w")),
@@ -116,22 +116,9 @@ _FLAT_COLUMN_OF = FLAT_ENERGY_KEYS.get
 
 
 def energy_from_flat_row(row: dict, clock: LocalClock) -> EnergyData:
-    """One flat composite-era / DAL energy row (I, J).
-
-    Rows of a file share their keys, so each key layout gets a generated mapper (see
-    :func:`_compile_flat_mapper`); it gives exactly the result of the generic mapping below,
-    to which it hands any row with an unusual value."""
-    keys = tuple(row)
-    mapper = _FLAT_MAPPERS.get(keys)
-    if mapper is None:
-        mapper = _compile_flat_mapper(keys)
-        if len(_FLAT_MAPPERS) < MAX_FLAT_LAYOUTS:
-            _FLAT_MAPPERS[keys] = mapper
-    return mapper(row, clock)
-
-
-def _energy_from_flat_row_generic(row: dict, clock: LocalClock) -> EnergyData:
-    """The generic mapping of one flat energy row (every layout, every value)."""
+    """One flat composite-era / DAL energy row (I, J): its columns renamed, ``"Unknown"`` ->
+    None, GoodWe signs turned, every other key into payload; validated as ``EnergyData``
+    (msgspec converts the common row in one C call)."""
     if ENVELOPE_KEY in row:
         return from_envelope(row[ENVELOPE_KEY])
     values: dict[str, Any] = {"ts": clock.to_utc(row.get("timestamp"), "energy_data")}
@@ -150,64 +137,8 @@ def _energy_from_flat_row_generic(row: dict, clock: LocalClock) -> EnergyData:
         elif key != "timestamp":
             payload[key] = value
     values["payload"] = payload
-    return EnergyData._validated(values)
+    return EnergyData.validate(values)
 
-
-MAX_FLAT_LAYOUTS = 256
-_FLAT_MAPPERS: dict[tuple, Callable[[dict, LocalClock], EnergyData]] = {}
-
-
-def _compile_flat_mapper(keys: tuple) -> Callable[[dict, LocalClock], EnergyData]:
-    """A mapper for flat rows with exactly these keys, in this order.
-
-    It reads the mapped columns (names from :data:`FLAT_ENERGY_KEYS`, never from input),
-    applies ``"Unknown"`` -> None, the GoodWe sign and int -> float, checks every value as
-    ``EnergyData``'s validator does, and builds the record; any value that fails a check
-    sends the row to the generic mapping, which converts or raises exactly as before.
-    Layouts with an envelope or a nested ``payload`` always take the generic path."""
-    if ENVELOPE_KEY in keys or PAYLOAD_KEY in keys or "timestamp" not in keys:
-        return _energy_from_flat_row_generic
-    from gdpo.storage.records import FLOAT_SAFE_INT, _fast_check  # the validator's own checks
-
-    fields = EnergyData.SPEC.fields
-    column_index = {f.name: i for i, f in enumerate(fields)}
-    names = ["None"] * len(fields)
-    lines = ["def mapper(row, clock):"]
-    checks = []
-    for key in keys:
-        spec = FLAT_ENERGY_KEYS.get(key) if type(key) is str else None
-        if spec is None:
-            continue
-        column, signed = spec
-        i = column_index[column]
-        v, f = f"v{i}", fields[i]
-        names[i] = v
-        lines.append(f"    {v} = row[{key!r}]")
-        if f.type == "float":
-            lines.append(f"    if {v}.__class__ is not float:")
-            lines.append(f"        if {v} == _UNKNOWN:")
-            lines.append(f"            {v} = None")
-            lines.append(f"        elif {v}.__class__ is int and -_FLOAT_LIMIT < {v} < _FLOAT_LIMIT:")
-            lines.append(f"            {v} = float({'-' if signed else ''}{v})")
-            if signed:
-                lines.append(f"    elif {v}:")
-                lines.append(f"        {v} = -{v}")
-        else:
-            lines.append(f"    if {v} == _UNKNOWN:")
-            lines.append(f"        {v} = None")
-        checks.append(f"({_fast_check(f, v)})")
-    if checks:
-        lines.append(f"    if {' or '.join(checks)}:")
-        lines.append("        return _generic(row, clock)")
-    payload_keys = tuple(k for k in keys if k != "timestamp" and not (type(k) is str and k in FLAT_ENERGY_KEYS))
-    names[column_index["ts"]] = "clock.to_utc(row['timestamp'], 'energy_data')"
-    names[column_index["payload"]] = "{k: row[k] for k in _PAYLOAD_KEYS}" if payload_keys else "{}"
-    lines.append(f"    return _new(_cls, ({', '.join(names)},))")
-    namespace = {"_UNKNOWN": UNKNOWN, "_generic": _energy_from_flat_row_generic, "_new": tuple.__new__,
-                 "_cls": EnergyData, "_PAYLOAD_KEYS": payload_keys, "_INF": float("inf"),
-                 "_FLOAT_LIMIT": FLOAT_SAFE_INT}
-    exec("\n".join(lines), namespace)  # noqa: S102  (column names and checks from code only)
-    return namespace["mapper"]
 
 
 def _map_comprehensive(obj, clock):
@@ -234,7 +165,7 @@ def _map_state(obj, clock):
     second = clock.in_second_occurrence
     state = obj.get("state")
     metrics = obj.get("performance_metrics")
-    out: list[Record] = [SystemState._validated({
+    out: list[Record] = [SystemState.validate({
         "ts": ts,
         "state": STATE_SYNONYMS.get(state, state),
         "uptime_s": col(obj.get("uptime_seconds", obj.get("uptime_s"))),
@@ -263,7 +194,7 @@ def _map_decision(obj, clock):
     selling = is_selling_decision(obj)
     dtype = "selling" if selling else "charging"
     energy = obj.get("energy_kwh", obj.get("energy_sold_kwh") if selling else None)
-    return [CoordinatorDecision._validated({
+    return [CoordinatorDecision.validate({
         "ts": clock.to_utc(obj.get("timestamp"), "coordinator_decisions"),
         "decision_type": dtype,
         "action": col(obj.get("action")) or (obj.get("decision") if selling else None),
@@ -294,7 +225,7 @@ def charging_session_from_item(item: dict, clock: LocalClock, plan: dict | None 
     payload = {k: v for k, v in item.items() if k not in CHARGING_SESSION_COLUMNS}
     if plan is not None:
         payload[PLAN_META_KEY] = plan
-    return ChargingSession._validated({
+    return ChargingSession.validate({
         "session_id": item.get("session_id"),
         "start_ts": clock.to_utc(item.get("start_time"), "charging_sessions"),
         "end_ts": _opt_ts(item.get("end_time"), clock),
@@ -341,7 +272,7 @@ def schedule_window_session(window: dict, clock: LocalClock, schedule: dict) -> 
     extra = {k: v for k, v in schedule.items() if k not in ("analysis", "date", "charging_windows")}
     if extra:
         payload["schedule"] = extra
-    return ChargingSession._validated({
+    return ChargingSession.validate({
         "session_id": SCHEDULE_WINDOW_PREFIX + start.isoformat(),
         "start_ts": start,
         "end_ts": _opt_ts(window.get("end_time"), clock),
@@ -366,7 +297,7 @@ SELLING_SESSION_COLUMNS = {"session_id", "start_time", "end_time", "status", "st
 def _map_selling_session(obj, clock):
     if ENVELOPE_KEY in obj:
         return [from_envelope(obj[ENVELOPE_KEY])]
-    return [BatterySellingSession._validated({
+    return [BatterySellingSession.validate({
         "session_id": obj.get("session_id"),
         "start_ts": clock.to_utc(obj.get("start_time"), "battery_selling_sessions"),
         "end_ts": _opt_ts(obj.get("end_time"), clock),
@@ -396,7 +327,7 @@ def _map_selling_export(obj, clock):
 
 def _map_collector_daily_stats(obj, clock):
     pv, grid, house = _sub(obj, "pv_production"), _sub(obj, "grid"), _sub(obj, "house_consumption")
-    return [DailyStats._validated({
+    return [DailyStats.validate({
         "date": obj.get("date"),
         "total_pv_kwh": col(pv.get("total_kwh")),
         "total_consumption_kwh": col(house.get("total_kwh")),
@@ -409,7 +340,7 @@ def _map_collector_daily_stats(obj, clock):
 
 def _map_daily_snapshot(obj, clock):
     prices = _sub(obj, "price_stats")
-    return [DailyStats._validated({
+    return [DailyStats.validate({
         "date": obj.get("date"),
         "total_grid_import_kwh": col(obj.get("grid_import_total_kwh")),
         "avg_price_pln_kwh": col(prices.get("avg")),
@@ -435,7 +366,7 @@ def _map_price_history(pairs, clock):
         if not (isinstance(pair, list) and len(pair) == 2):
             raise ValueError(f"price history item {i} is not a [timestamp, price] pair")
         end = clock.to_utc(pair[0], "price_forecasts")
-        out.append(PriceForecast._validated({
+        out.append(PriceForecast.validate({
             "period_start": end - QUARTER, "source": PRICE_HISTORY_SOURCE, "period_minutes": 15,
             "price_pln_kwh": col(pair[1]), "price_kind": "market",
         }))
@@ -464,7 +395,7 @@ def _map_pv_forecast(obj, clock):
             power = item["forecasted_power_kw"] * 1000
         payload = {k: v for k, v in item.items() if k not in ("forecasted_power_w", "confidence")}
         payload[PV_FILE_META_KEY] = meta
-        out.append(PvForecast._validated({
+        out.append(PvForecast.validate({
             "period_start": clock.to_utc(hour.isoformat(), "pv_forecasts"),
             "source": col(item.get("method")) or PV_FORECAST_SOURCE,
             "period_minutes": 60,

@@ -91,14 +91,14 @@ def text_to_json(value: str) -> Any:
     return obj if end == len(value) else _loads(value)
 
 
-def _row_parts(spec, convert: dict[str, str], guard_all: bool) -> tuple[str, str]:
+def _row_parts(spec, convert: dict[str, str], guard_all: bool, names: list[str] | None = None) -> tuple[str, str]:
     """Python source of (the names a row unpacks into, the converted tuple built from them).
 
     Unpacking and naming every field is the fastest form in CPython (tuple subclasses
     take the slow path of ``r[i]``). Names and types come from the record specs, never
     from input.
     """
-    names = [f"v{i}" for i in range(len(spec.fields))]
+    names = names or [f"v{i}" for i in range(len(spec.fields))]
     parts: list[str] = []
     for v, f in zip(names, spec.fields):
         template = convert.get(f.type)
@@ -116,10 +116,12 @@ def _row_parts(spec, convert: dict[str, str], guard_all: bool) -> tuple[str, str
     return unpack, "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
 
 
-def _function_source(name: str, spec, convert: dict[str, str], guard_all: bool, wrap: str = "{}") -> str:
-    """Python source of ``name(r)``: unpack row ``r`` into locals, return the converted tuple."""
+def _function_source(name: str, spec, convert: dict[str, str], guard_all: bool, wrap: str = "{}",
+                     values: str = "r") -> str:
+    """Python source of ``name(r)``: unpack ``values`` (the row ``r``, or an expression giving the
+    values of record ``r``) into locals, return the converted tuple (or ``wrap`` of it)."""
     unpack, result = _row_parts(spec, convert, guard_all)
-    return f"def {name}(r):\n    {unpack} = r\n    return {wrap.format(result)}\n"
+    return f"def {name}(r):\n    {unpack} = {values}\n    return {wrap.format(result)}\n"
 
 
 # datetime → µs, the hot spot of ingest. From 1970 to 2096 through the C float ``timestamp()``:
@@ -139,7 +141,8 @@ _DECODE = {"datetime": "_EPOCH + _td(0, 0, {v})", "date": "_date({v})", "json": 
 
 def _encode_namespace() -> dict[str, Any]:
     """The names the generated encoders use."""
-    return {"_json": json_to_text, "_int": int, "_us": datetime_to_us, "_FAST_US_LIMIT": FAST_US_LIMIT}
+    return {"_json": json_to_text, "_int": int, "_us": datetime_to_us, "_FAST_US_LIMIT": FAST_US_LIMIT,
+            "_values": records.Record.as_tuple}
 
 
 def make_row_encoder(kind: str) -> Callable[[records.Record], tuple]:
@@ -150,18 +153,18 @@ def make_row_encoder(kind: str) -> Callable[[records.Record], tuple]:
     """
     spec = records.record_class(kind).SPEC
     namespace = _encode_namespace()
-    exec(_function_source("encode", spec, _ENCODE, False), namespace)  # noqa: S102  (source built from specs)
+    exec(_function_source("encode", spec, _ENCODE, False, values="_values(r)"), namespace)  # noqa: S102  (source built from specs)
     return namespace["encode"]
 
 
 def _batch_source(spec) -> str:
-    """Python source of ``encode_batch(records)``: one list comprehension that unpacks each
-    record in its ``for`` target and builds its row, as :func:`make_row_encoder` does for one
+    """Python source of ``encode_batch(records)``: one list comprehension that unpacks the
+    values of each record (``as_tuple``, one C call) in its ``for`` target and builds its row, as :func:`make_row_encoder` does for one
     record but without a Python call per row. Encoding the whole batch before the driver
     binds it keeps the interpreter's and SQLite's loops apart, which measured faster than
     feeding ``executemany`` a lazy ``map``."""
-    unpack, row = _row_parts(spec, _ENCODE, False)
-    return f"def encode_batch(records):\n    return [{row} for {unpack} in records]\n"
+    _, row = _row_parts(spec, _ENCODE, False, [f"r.{f.name}" for f in spec.fields])
+    return f"def encode_batch(records):\n    return [{row} for r in records]\n"
 
 
 def make_batch_encoder(kind: str) -> Callable[[Iterable[records.Record]], list[tuple]]:
@@ -177,8 +180,8 @@ def make_row_decoder(kind: str) -> Callable[[tuple], records.Record]:
     """A function turning a row of column values (FIELDS order) into a record, without validation."""
     cls = records.record_class(kind)
     namespace = {"_EPOCH": EPOCH, "_td": _timedelta, "_date": _fromisodate, "_json": text_to_json,
-                 "_new": tuple.__new__, "_cls": cls}
-    exec(_function_source("decode", cls.SPEC, _DECODE, True, "_new(_cls, {})"), namespace)  # noqa: S102
+                 "_build": cls.trusted_builder()}
+    exec(_function_source("decode", cls.SPEC, _DECODE, True, "_build{}"), namespace)  # noqa: S102
     return namespace["decode"]
 
 

@@ -97,8 +97,11 @@ def mark_simulated(kind: str, records) -> list[Record]:
         records = [records]
     out = []
     for r in make_records(kind, records):
-        payload = r[-1]  # payload is the last field of every kind
-        out.append(r if payload.get("simulated") is True else type(r)._trusted((*r[:-1], {**payload, "simulated": True})))
+        payload = r.payload
+        if payload.get("simulated") is True:
+            out.append(r)
+        else:  # payload is the last field of every kind
+            out.append(type(r).from_trusted((*r.as_tuple()[:-1], {**payload, "simulated": True})))
     return out
 
 

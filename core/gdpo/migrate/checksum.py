@@ -12,7 +12,7 @@ only compared inside one run.
 from __future__ import annotations
 
 from functools import lru_cache
-from operator import itemgetter
+from operator import attrgetter
 from typing import Any, Callable
 
 from gdpo.storage import Record, record_class
@@ -42,9 +42,10 @@ def frozen(value: Any) -> Any:
 def record_digest(record: Record) -> int:
     """A 64-bit digest of the normalised record (every field, payload included)."""
     positions = _json_positions(record.KIND)
-    if len(positions) == 1 and positions[0] == len(record) - 1:
-        return hash((record[:-1], frozen(record[-1]))) & MASK64
-    values = list(record)
+    row = record.as_tuple()
+    if len(positions) == 1 and positions[0] == len(row) - 1:
+        return hash((row[:-1], frozen(row[-1]))) & MASK64
+    values = list(row)
     for i in positions:
         values[i] = frozen(values[i])
     return hash(tuple(values)) & MASK64
@@ -55,7 +56,7 @@ def key_getter(kind: str) -> Callable[[Record], Any]:
     """A fast function giving a record's natural key (a value for one-field keys, else a tuple);
     the same kind always gets the same form, so its results compare with each other."""
     cls = record_class(kind)
-    return itemgetter(*(cls.FIELDS.index(k) for k in cls.SPEC.key))
+    return attrgetter(*cls.SPEC.key)
 
 
 def combine(digests) -> str:

@@ -154,16 +154,17 @@ def make_spec(kind: str, start: Any, end: Any, every: str,
 def reference_aggregate(records: Iterable[Record], spec: AggregateSpec) -> list[dict[str, Any]]:
     """Compute ``spec`` over ``records`` in Python (records already limited to the range)."""
     cls = record_class(spec.kind)
-    t_idx = cls._INDEX[cls.SPEC.time_field]
-    groups: dict[_dt.datetime, list[Record]] = {}
+    t_idx = cls.INDEX[cls.SPEC.time_field]
+    groups: dict[_dt.datetime, list[tuple]] = {}
     for r in records:
-        groups.setdefault(bucket_start(r[t_idx], spec.every, spec.tz), []).append(r)
+        row = r.as_tuple()
+        groups.setdefault(bucket_start(row[t_idx], spec.every, spec.tz), []).append(row)
     result = []
     for b in sorted(groups):
         rows = sorted(groups[b], key=lambda r: _sort_key(r[t_idx], spec.tz))
         item: dict[str, Any] = {"bucket": b, "count": len(rows)}
         for out_name, fname, fn in spec.fields:
-            i = cls._INDEX[fname]
+            i = cls.INDEX[fname]
             vals = [r[i] for r in rows if r[i] is not None]
             item[out_name] = _apply(fn, vals)
         result.append(item)

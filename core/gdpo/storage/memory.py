@@ -31,7 +31,7 @@ class _KindTable:
     def __init__(self, kind: str):
         cls = record_class(kind)
         self.cls = cls
-        self.time_idx = cls._INDEX[cls.SPEC.time_field]
+        self.time_field = cls.SPEC.time_field
         self.by_key: dict[tuple, Record] = {}
         self.order: list[tuple] = []  # sorted (time, key)
 
@@ -39,10 +39,10 @@ class _KindTable:
         key = record.key
         old = self.by_key.get(key)
         if old is not None:
-            pos = bisect.bisect_left(self.order, (old[self.time_idx], key))
+            pos = bisect.bisect_left(self.order, (old.time, key))
             del self.order[pos]
         self.by_key[key] = record
-        bisect.insort(self.order, (record[self.time_idx], key))
+        bisect.insort(self.order, (record.time, key))
         return old is None
 
     def range(self, start, end) -> list[Record]:
@@ -85,15 +85,16 @@ class MemoryBackend:
 
     async def write_batch(self, kind: str, records: Sequence[Record]) -> WriteResult:
         table = self._table(kind)
-        pi = table.cls._INDEX["payload"]
+        index = table.cls.INDEX
+        pi = index["payload"]
+        mi = index.get("metrics")
         stored = []
         for r in records:  # validate every payload before changing anything: all or nothing
-            values = list(r)
-            values[pi] = _json_copy(kind, r[pi])
-            if "metrics" in table.cls._INDEX:
-                mi = table.cls._INDEX["metrics"]
-                values[mi] = _json_copy(kind, r[mi]) if r[mi] is not None else None
-            stored.append(table.cls._trusted(values))
+            values = list(r.as_tuple())
+            values[pi] = _json_copy(kind, values[pi])
+            if mi is not None and values[mi] is not None:
+                values[mi] = _json_copy(kind, values[mi])
+            stored.append(table.cls.from_trusted(values))
         async with self._lock:
             inserted = sum(table.upsert(r) for r in stored)
         return WriteResult(kind, len(stored), inserted)

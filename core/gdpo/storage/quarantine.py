@@ -50,7 +50,7 @@ def append_quarantine(spool_directory: Path, *, batch_id: str, backend: str, kin
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     line = {"batch": batch_id, "backend": backend, "kind": kind, "count": len(records),
             "at": _dt.datetime.now(UTC).isoformat(), "error": error,
-            "records": [[_encode_value(v) for v in r] for r in records]}
+            "records": [[_encode_value(v) for v in r.as_tuple()] for r in records]}
     data = (json.dumps(line, ensure_ascii=False, default=str, separators=(",", ":")) + "\n").encode("utf-8")
     path = quarantine_path(directory)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

@@ -1,11 +1,20 @@
 """The eight record kinds: typed, immutable, validated records with natural keys.
 
-Each kind is a tuple subclass (fast to build, to compare and to hand to a database
-driver) whose fields are listed in ``FIELDS`` order. Building one through the class
-(``EnergyData(ts=..., pv_power_w=...)``) or through :func:`make_record` validates every
-value; backends rebuild trusted rows with ``Kind.from_trusted(values)``, which skips
-validation, and find a field's position in the tuple with ``Kind.INDEX[name]`` (the public
-API a backend needs; everything starting with ``_`` is this module's own).
+Each kind is a frozen ``msgspec.Struct`` whose fields are listed in ``FIELDS`` order, with
+its types and limits as msgspec constraints. Building one through the class
+(``EnergyData(ts=..., pv_power_w=...)``), :meth:`Record.validate` or :func:`make_record`
+validates every value (``msgspec.convert``, with the generic rules of this module for what it
+refuses, so every error names kind, field and value); :func:`json_decoder` decodes JSON
+straight into records. Backends rebuild trusted rows with ``Kind.from_trusted(values)``,
+which skips validation, hand values to a driver with ``record.as_tuple()`` and find a field's
+position with ``Kind.INDEX[name]`` (the public API a backend needs; everything starting with
+``_`` is this module's own).
+
+Public behaviour (``tests/storage/test_records_msgspec.py``): attribute access by field name;
+``kind``-wide ``KIND``, ``SPEC``, ``FIELDS``, ``INDEX``; ``key`` and ``time``; ``replace``
+returns a validated copy; equality and ordering by kind and field values (as tuples
+compare); records are unhashable (their payload is a dict); they pickle (``from_trusted``
+rebuilds them) and are immutable.
 
 Rules every kind follows:
 
@@ -20,201 +29,20 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from dataclasses import dataclass
+from functools import partial
+from itertools import starmap
+from operator import attrgetter
 from types import MappingProxyType
-from itertools import repeat
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Annotated, Any, Callable, ClassVar, Iterable, Literal, Mapping, Optional, Sequence
+
+import msgspec
+from msgspec import Meta
 
 from gdpo.storage.errors import RecordValidationError
-
-UTC = _dt.timezone.utc
-LOCAL_TZ_NAME = "Europe/Warsaw"
-
-# --------------------------------------------------------------------------- field types
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    """One column of a record kind: its name, type, and the values it accepts."""
-
-    name: str
-    type: str  # "datetime", "date", "float", "int", "str", "bool", "json"
-    required: bool = False
-    min: float | None = None
-    max: float | None = None
-    choices: tuple[str, ...] | None = None
-    doc: str = ""
-
-
-def _f(name, type_, doc="", **kw) -> Field:
-    return Field(name, type_, doc=doc, **kw)
-
-
-def _ts(name, doc="", required=False) -> Field:
-    return Field(name, "datetime", required=required, doc=doc)
-
-
-# --------------------------------------------------------------------------- the kinds
-
-
-@dataclass(frozen=True, slots=True)
-class KindSpec:
-    """The contract of one record kind: its fields, natural key and time axis."""
-
-    name: str
-    fields: tuple[Field, ...]
-    key: tuple[str, ...]
-    time_field: str
-    doc: str
-
-    @property
-    def field_names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.fields)
-
-    def field(self, name: str) -> Field:
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(name)
-
-    @property
-    def numeric_fields(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.fields if f.type in ("float", "int"))
-
-
-_PAYLOAD = _f("payload", "json", "Lossless JSON object of every field without a column")
-
-SYSTEM_STATES = ("starting", "monitoring", "charging", "selling", "degraded", "error", "stopped")
-SESSION_STATUSES = ("planned", "active", "completed", "cancelled", "failed")
-
-KINDS: dict[str, KindSpec] = {}
-
-
-def _kind(name: str, key: tuple[str, ...], time_field: str, doc: str, *fields: Field) -> KindSpec:
-    spec = KindSpec(name, tuple(fields) + (_PAYLOAD,), key, time_field, doc)
-    KINDS[name] = spec
-    return spec
-
-
-_kind(
-    "energy_data", ("ts",), "ts",
-    "One inverter reading (every minute).",
-    _ts("ts", "Time of the reading (UTC)", required=True),
-    _f("battery_soc_pct", "float", "Battery state of charge, %", min=0, max=100),
-    _f("battery_power_w", "float", "Battery power, W; > 0 charging, < 0 discharging"),
-    _f("battery_voltage_v", "float", "Battery voltage, V", min=0),
-    _f("battery_current_a", "float", "Battery current, A"),
-    _f("battery_temp_c", "float", "Battery temperature, deg C", min=-60, max=120),
-    _f("pv_power_w", "float", "PV power, W", min=0),
-    _f("grid_power_w", "float", "Grid power, W; > 0 import, < 0 export"),
-    _f("grid_voltage_v", "float", "Grid voltage, V", min=0),
-    _f("house_consumption_w", "float", "House load, W"),
-    _f("grid_import_total_kwh", "float", "Meter lifetime import counter, kWh", min=0),
-    _f("grid_export_total_kwh", "float", "Meter lifetime export counter, kWh", min=0),
-    _f("pv_energy_today_kwh", "float", "PV energy today (inverter counter), kWh", min=0),
-    _f("house_consumption_total_kwh", "float", "House consumption lifetime counter, kWh", min=0),
-    _f("price_pln_kwh", "float", "Final buy price in force, PLN/kWh"),
-    _f("tariff_zone", "str", "Tariff zone in force (peak, off_peak, ...)"),
+from gdpo.storage.kinds import (  # noqa: F401  (the contract, re-exported)
+    KIND_NAMES, KINDS, LOCAL_TZ_NAME, SESSION_STATUSES, SYSTEM_STATES, UTC, Field, KindSpec,
 )
 
-_kind(
-    "system_state", ("ts",), "ts",
-    "A small heartbeat of the coordinator (every minute).",
-    _ts("ts", "Time of the heartbeat (UTC)", required=True),
-    _f("state", "str", "Coordinator state", required=True, choices=SYSTEM_STATES),
-    _f("uptime_s", "float", "Seconds since the coordinator started", min=0),
-    _f("last_error", "str", "Last error message, if any"),
-    _f("metrics", "json", "A few small metrics (JSON object)"),
-)
-
-_kind(
-    "coordinator_decisions", ("decision_id",), "ts",
-    "One charging or selling decision, with the whole original decision in payload.",
-    _f("decision_id", "str", "Deterministic id, '<decision_type>:<ts iso>' by default", required=True),
-    _ts("ts", "Time of the decision (UTC)", required=True),
-    _f("decision_type", "str", "charging or selling", required=True, choices=("charging", "selling")),
-    _f("action", "str", "charge, wait, stop, sell, ...", required=True),
-    _f("reason", "str", "Why, in words"),
-    _f("confidence", "float", "0..1", min=0, max=1),
-    _f("battery_soc_pct", "float", "SOC when deciding, %", min=0, max=100),
-    _f("price_pln_kwh", "float", "Price the decision saw, PLN/kWh"),
-    _f("energy_kwh", "float", "Energy to charge or sell, kWh"),
-    _f("estimated_cost_pln", "float", "Estimated cost, PLN"),
-    _f("estimated_savings_pln", "float", "Estimated savings, PLN"),
-    _f("expected_revenue_pln", "float", "Expected selling revenue, PLN"),
-    _f("source_module", "str", "Component that decided"),
-)
-
-_kind(
-    "charging_sessions", ("session_id",), "start_ts",
-    "A grid charging session, planned or measured.",
-    _f("session_id", "str", "Session id", required=True),
-    _ts("start_ts", "Start (UTC)", required=True),
-    _ts("end_ts", "End (UTC)"),
-    _f("status", "str", "Session status", required=True, choices=SESSION_STATUSES),
-    _f("target_soc_pct", "float", "Target SOC, %", min=0, max=100),
-    _f("planned_energy_kwh", "float", "Planned energy, kWh", min=0),
-    _f("actual_energy_kwh", "float", "Measured energy, kWh"),
-    _f("cost_pln", "float", "Measured cost, PLN"),
-    _f("avg_price_pln_kwh", "float", "Average price, PLN/kWh"),
-    _f("origin", "str", "plan, decision or legacy", choices=("plan", "decision", "legacy")),
-)
-
-_kind(
-    "battery_selling_sessions", ("session_id",), "start_ts",
-    "A battery selling (export) session.",
-    _f("session_id", "str", "Session id", required=True),
-    _ts("start_ts", "Start (UTC)", required=True),
-    _ts("end_ts", "End (UTC)"),
-    _f("status", "str", "Session status", required=True, choices=SESSION_STATUSES),
-    _f("start_soc_pct", "float", "SOC at start, %", min=0, max=100),
-    _f("end_soc_pct", "float", "SOC at end, %", min=0, max=100),
-    _f("energy_sold_kwh", "float", "Measured exported energy, kWh"),
-    _f("revenue_pln", "float", "Revenue, PLN"),
-    _f("avg_price_pln_kwh", "float", "Average export price, PLN/kWh"),
-    _f("selling_power_w", "float", "Selling power, W", min=0),
-)
-
-_kind(
-    "daily_stats", ("date",), "date",
-    "Totals of one local (Europe/Warsaw) calendar day.",
-    _f("date", "date", "Local calendar day", required=True),
-    _f("total_consumption_kwh", "float", "House consumption, kWh"),
-    _f("total_pv_kwh", "float", "PV production, kWh"),
-    _f("total_grid_import_kwh", "float", "Grid import, kWh"),
-    _f("total_grid_export_kwh", "float", "Grid export, kWh"),
-    _f("avg_price_pln_kwh", "float", "Average buy price, PLN/kWh"),
-    _f("grid_charge_kwh", "float", "Energy charged from the grid, kWh"),
-    _f("grid_charge_cost_pln", "float", "Cost of grid charging, PLN"),
-    _f("selling_revenue_pln", "float", "Selling revenue, PLN"),
-    _f("source", "str", "computed or legacy", choices=("computed", "legacy")),
-)
-
-_kind(
-    "price_forecasts", ("period_start", "source"), "period_start",
-    "One price period (quarter-hour or hour), market or final, in PLN/kWh.",
-    _ts("period_start", "Start of the period (UTC)", required=True),
-    _f("source", "str", "Where the price came from (csdac-pln, ...)", required=True),
-    _f("period_minutes", "int", "Length of the period, minutes", required=True, min=1, max=1440),
-    _f("price_pln_kwh", "float", "Price, PLN/kWh (may be negative)", required=True),
-    _f("price_kind", "str", "market or final", choices=("market", "final")),
-    _f("business_date", "date", "Delivery day (local)"),
-    _ts("published_at", "When the source published it (UTC)"),
-    _ts("fetched_at", "When gdpo fetched it (UTC)"),
-)
-
-_kind(
-    "pv_forecasts", ("period_start", "source"), "period_start",
-    "Forecast PV power for one period.",
-    _ts("period_start", "Start of the period (UTC)", required=True),
-    _f("source", "str", "Forecast method or provider", required=True),
-    _f("period_minutes", "int", "Length of the period, minutes", required=True, min=1, max=1440),
-    _f("power_w", "float", "Forecast average PV power, W", min=0),
-    _f("confidence", "float", "0..1", min=0, max=1),
-    _ts("made_at", "When the forecast was made (UTC)"),
-)
-
-KIND_NAMES: tuple[str, ...] = tuple(KINDS)
 
 # --------------------------------------------------------------------------- conversion
 
@@ -226,10 +54,7 @@ def parse_datetime(value: Any, *, kind: str = "", field: str = "") -> _dt.dateti
     the timezone of a stored timestamp.
     """
     if type(value) is str:
-        try:
-            value = _dt.datetime.fromisoformat(value)
-        except ValueError:
-            raise RecordValidationError(kind, field, f"not an ISO-8601 timestamp: {value!r}") from None
+        value = _parse_iso(value, kind, field)
     if not isinstance(value, _dt.datetime):
         raise RecordValidationError(kind, field, f"expected a timezone-aware datetime, got {type(value).__name__}")
     tz = value.tzinfo
@@ -238,6 +63,22 @@ def parse_datetime(value: Any, *, kind: str = "", field: str = "") -> _dt.dateti
     if tz is None or tz.utcoffset(value) is None:
         raise RecordValidationError(kind, field, f"naive datetime {value.isoformat()} (timezone required)")
     return value.astimezone(UTC)
+
+
+def _parse_iso(text: str, kind: str, field: str) -> _dt.datetime:
+    """An ISO-8601 timestamp: RFC 3339 as msgspec parses it (so a record gets the same value
+    whichever path validates it; sub-microsecond digits round), any other ISO form Python reads."""
+    try:
+        return _str_to_datetime(text, _dt.datetime)
+    except msgspec.ValidationError:
+        pass
+    try:
+        return _dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise RecordValidationError(kind, field, f"not an ISO-8601 timestamp: {text!r}") from None
+
+
+_str_to_datetime = msgspec.convert
 
 
 def parse_date(value: Any, *, kind: str = "", field: str = "") -> _dt.date:
@@ -257,16 +98,12 @@ def _limits(f: Field) -> str:
     return f"{'' if f.min is None else f'{f.min:g}'}..{'' if f.max is None else f'{f.max:g}'}"
 
 
-# whole numbers beyond this go to the generic validation, which reports float() overflowing
-FLOAT_SAFE_INT = 2**1000
-
-
 def _float(value, kind, f: Field):
     t = type(value)
     if t is float:
         if value != value or value in (math.inf, -math.inf):
             raise RecordValidationError(kind, f.name, f"not a finite number: {value!r}")
-    elif t is int:
+    elif t is int or (isinstance(value, int) and t is not bool):  # an int subclass (IntEnum): its number
         try:
             value = float(value)
         except OverflowError:
@@ -280,7 +117,9 @@ def _float(value, kind, f: Field):
 
 def _int(value, kind, f: Field):
     if type(value) is not int:
-        if type(value) is float and value.is_integer():
+        if isinstance(value, int) and type(value) is not bool:  # an int subclass (IntEnum): its number
+            value = int(value)
+        elif type(value) is float and value.is_integer():
             value = int(value)
         else:
             raise RecordValidationError(kind, f.name, f"expected a whole number, got {type(value).__name__} {value!r}")
@@ -291,6 +130,8 @@ def _int(value, kind, f: Field):
 
 def _str(value, kind, f: Field):
     if type(value) is not str:
+        if isinstance(value, str):  # a str subclass (an enum member ...) is text; a choice is kept as
+            return _str(str.__str__(value), kind, f) if f.choices is not None else value  # its plain text
         raise RecordValidationError(kind, f.name, f"expected text, got {type(value).__name__} {value!r}")
     if f.choices is not None and value not in f.choices:
         raise RecordValidationError(kind, f.name, f"{value!r} is not one of {', '.join(f.choices)}")
@@ -304,9 +145,11 @@ def _bool(value, kind, f: Field):
 
 
 def _json(value, kind, f: Field):
+    if type(value) is dict:
+        return value
     if not isinstance(value, dict):
         raise RecordValidationError(kind, f.name, f"expected a JSON object, got {type(value).__name__}")
-    return value
+    return dict(value)  # a dict subclass (OrderedDict ...) as a plain dict, as msgspec converts it
 
 
 _CONVERTERS: dict[str, Callable[[Any, str, Field], Any]] = {
@@ -321,26 +164,123 @@ _CONVERTERS: dict[str, Callable[[Any, str, Field], Any]] = {
 
 # --------------------------------------------------------------------------- record classes
 
+_FLOAT_MAX = 1.7976931348623157e308  # bounds on every float field: msgspec rejects NaN and inf against them
 
-class Record(tuple):
-    """Base of every record kind: an immutable tuple with named, validated fields."""
 
-    __slots__ = ()
-    KIND: str = ""
-    SPEC: KindSpec
-    FIELDS: tuple[str, ...] = ()
-    _CHECKS: tuple = ()
-    _INDEX: dict[str, int] = {}
-    #: Field name -> position in the tuple (read-only; the same for every record of the kind).
-    INDEX: Mapping[str, int] = MappingProxyType({})
+def _struct_type(f: Field) -> Any:
+    """The msgspec type of a field: what ``msgspec.convert`` accepts without help.
 
-    def __new__(cls, **values: Any):
-        return cls._validated(values)
+    Every field is ``None``-able at this level (its default is ``None``) so the fields keep
+    their ``FIELDS`` order positionally; a required field is enforced before conversion
+    (``Record.validate``), and ``None`` in it sends the mapping to the generic rules.
+    """
+    if f.type == "float":
+        lo = -_FLOAT_MAX if f.min is None else float(f.min)
+        hi = _FLOAT_MAX if f.max is None else float(f.max)
+        base: Any = Annotated[float, Meta(ge=lo, le=hi)]
+    elif f.type == "int":
+        base = Annotated[int, Meta(ge=f.min, le=f.max)] if f.min is not None or f.max is not None else int
+    elif f.type == "str":
+        base = Literal[f.choices] if f.choices else str  # type: ignore[valid-type]
+    elif f.type == "datetime":
+        base = Annotated[_dt.datetime, Meta(tz=True)]
+    elif f.type == "date":
+        base = _dt.date
+    elif f.type == "bool":
+        base = bool
+    else:  # json
+        base = dict
+    if f.name == "payload":
+        return base  # never None: an absent payload is {}
+    return base if f.required else Optional[base]
+
+
+class RecordMeta(msgspec.StructMeta):
+    """Calling a kind validates: ``EnergyData(ts=..., pv_power_w=...)`` is ``EnergyData.validate({...})``."""
+
+    def __call__(cls, *args: Any, **values: Any) -> "Record":
+        if args:
+            raise TypeError(f"{cls.__name__}() takes field values by name only (or use {cls.__name__}.from_trusted)")
+        return cls.validate(values)
+
+
+_build = msgspec.StructMeta.__call__  # the Struct constructor itself: trusted values, no checks
+_convert = msgspec.convert
+_ConvertError = msgspec.ValidationError
+
+
+class Record(msgspec.Struct, frozen=True, gc=False, order=True, forbid_unknown_fields=True,
+             metaclass=RecordMeta):
+    """Base of every record kind: a frozen msgspec Struct with named, validated fields."""
+
+    KIND: ClassVar[str] = ""
+    SPEC: ClassVar[KindSpec]
+    FIELDS: ClassVar[tuple[str, ...]] = ()
+    #: Field name -> position in ``FIELDS`` / :meth:`as_tuple` (read-only, the same for the whole kind).
+    INDEX: ClassVar[Mapping[str, int]] = MappingProxyType({})
+    _CHECKS: ClassVar[tuple] = ()
+    _KNOWN: ClassVar[frozenset] = frozenset()
+    _REQUIRED: ClassVar[frozenset] = frozenset()
+    _DATETIMES: ClassVar[tuple[str, ...]] = ()
+    _DATETIMES_REQUIRED: ClassVar[tuple[str, ...]] = ()
+    _DATETIMES_OPTIONAL: ClassVar[tuple[str, ...]] = ()
+    _LIST_TYPE: ClassVar[Any] = None
 
     @classmethod
-    def _validated(cls, values: Mapping[str, Any]) -> "Record":
-        """Validate a mapping (replaced per kind by a generated fast path, see
-        ``_compile_fast_validator``, which hands anything unusual back to this method)."""
+    def validate(cls, values: Mapping[str, Any]) -> "Record":
+        """A record of this kind from a mapping, every value checked and converted.
+
+        A dict is converted by ``msgspec.convert`` against the kind's types and constraints
+        (an unknown key is refused there); whatever it refuses, and a result with a required
+        field missing or a time not in UTC (see :meth:`_all_settled`), goes through the
+        generic rules (:meth:`validate_generic`), which convert or raise the error naming
+        kind, field and value. Both give the same record for the same input
+        (``tests/test_records_msgspec.py``)."""
+        if type(values) is dict:
+            try:
+                record = _convert(values, cls)
+            except _ConvertError:
+                return cls.validate_generic(values)
+            for name in cls._REQUIRED:  # as _all_settled, for one record
+                if getattr(record, name) is None:
+                    return cls.validate_generic(values)
+            for name in cls._DATETIMES:
+                v = getattr(record, name)
+                if v is not None and v.tzinfo is not UTC:
+                    return cls.validate_generic(values)
+            return record
+        return cls.validate_generic(values)
+
+    @classmethod
+    def validate_dicts(cls, items: list[dict]) -> list["Record"]:
+        """:meth:`validate` of a list of dicts: one ``msgspec.convert`` of the whole list in
+        the common case, each item on its own when the list holds anything unusual."""
+        try:
+            out = _convert(items, cls._LIST_TYPE)
+        except _ConvertError:
+            return [cls.validate(item) for item in items]
+        return out if cls._all_settled(out) else [cls.validate(item) for item in items]
+
+    @classmethod
+    def _all_settled(cls, records: Sequence["Record"]) -> bool:
+        """Whether converted records need nothing more: every required field present
+        (msgspec fills an absent one with ``None``) and every time already in UTC (msgspec
+        keeps the offset it was given). Loops in C over the whole batch."""
+        for name in cls._REQUIRED:
+            if None in map(attrgetter(name), records):
+                return False
+        for name in cls._DATETIMES_REQUIRED:
+            if not set(map(attrgetter(name + ".tzinfo"), records)) <= _ONLY_UTC:
+                return False
+        for name in cls._DATETIMES_OPTIONAL:
+            if not {v.tzinfo for v in map(attrgetter(name), records) if v is not None} <= _ONLY_UTC:
+                return False
+        return True
+
+    @classmethod
+    def validate_generic(cls, values: Mapping[str, Any]) -> "Record":
+        """The rules of every kind in plain Python: convert each value or raise
+        :class:`RecordValidationError` naming kind, field and value; unknown keys go into payload."""
         kind = cls.KIND
         out = []
         get = values.get
@@ -357,8 +297,8 @@ class Record(tuple):
             else:
                 v = convert(v, kind, field)
             out.append(v)
-        index = cls._INDEX
-        extra = [k for k in values if k not in index]
+        known = cls._KNOWN
+        extra = [k for k in values if k not in known]
         if extra:
             payload = dict(out[-1])
             for k in extra:
@@ -366,7 +306,7 @@ class Record(tuple):
                     raise RecordValidationError(kind, str(k), "field names must be text")
                 payload[k] = values[k]
             out[-1] = payload
-        return tuple.__new__(cls, out)
+        return _build(cls, *out)
 
     @classmethod
     def _default(cls, name: str, values: Mapping[str, Any]) -> Any:
@@ -374,143 +314,82 @@ class Record(tuple):
         return None
 
     @classmethod
-    def _trusted(cls, values: Iterable[Any]) -> "Record":
-        """Build a record from already-validated values in FIELDS order (no checks)."""
-        return tuple.__new__(cls, values)
-
-    @classmethod
     def from_trusted(cls, values: Iterable[Any]) -> "Record":
         """Build a record from values already valid for this kind, in FIELDS order, without
         checking them: for backends rebuilding rows they stored (aware UTC datetimes, payload
         a dict). Anything from outside goes through the class or :func:`make_record`."""
-        return tuple.__new__(cls, values)
+        return _build(cls, *values)
 
     @classmethod
-    def many_from_trusted(cls, rows: Sequence[Iterable[Any]]) -> list["Record"]:
-        """:meth:`from_trusted` of many rows at once, without a Python call per row (reads)."""
-        return list(map(tuple.__new__, repeat(cls, len(rows)), rows))
+    def trusted_builder(cls) -> Callable[..., "Record"]:
+        """A function building a record of this kind from its values given positionally in
+        FIELDS order, without checks: the cheapest :meth:`from_trusted`, for a backend's row decoder."""
+        return partial(_build, cls)
+
+    @classmethod
+    def many_from_trusted(cls, rows: Iterable[Iterable[Any]]) -> list["Record"]:
+        """:meth:`from_trusted` of many rows at once (reads)."""
+        return list(starmap(partial(_build, cls), rows))
 
     @property
     def key(self) -> tuple:
         """The natural key of this record, as a tuple."""
-        idx = self._INDEX
-        return tuple(self[idx[k]] for k in self.SPEC.key)
+        return tuple(getattr(self, k) for k in self.SPEC.key)
 
     @property
     def time(self):
         """The value of this kind's time axis (a datetime, or a date for daily_stats)."""
-        return self[self._INDEX[self.SPEC.time_field]]
+        return getattr(self, self.SPEC.time_field)
 
     def to_dict(self) -> dict[str, Any]:
         """The record as a plain dict of its fields (payload included, as a dict)."""
-        return dict(zip(self.FIELDS, self))
+        return _asdict(self)
 
     def as_tuple(self) -> tuple:
         """The field values in ``FIELDS`` order, as a plain tuple (what a driver binds)."""
-        return tuple(self)
+        return _astuple(self)
 
     def replace(self, **changes: Any) -> "Record":
         """A validated copy with some fields changed."""
-        values = self.to_dict()
+        values = _asdict(self)
         values.update(changes)
-        return type(self)._validated(values)
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[self._INDEX[name]]
-        except KeyError:
-            raise AttributeError(f"{self.KIND} record has no field {name!r}") from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{self.KIND} records are immutable")
+        return type(self).validate(values)
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{k}={v!r}" for k, v in zip(self.FIELDS, self) if v is not None and v != {})
+        inner = ", ".join(f"{k}={v!r}" for k, v in zip(self.FIELDS, _astuple(self)) if v is not None and v != {})
         return f"{type(self).__name__}({inner})"
 
     def __reduce__(self):
-        return (type(self)._trusted, (tuple(self),))
+        return (type(self).from_trusted, (_astuple(self),))
+
+
+_ONLY_UTC = frozenset([UTC])
+_asdict = msgspec.structs.asdict
+_astuple = msgspec.structs.astuple
 
 
 def _make_class(spec: KindSpec, name: str) -> type[Record]:
-    checks = tuple((f.name, f, _CONVERTERS[f.type]) for f in spec.fields)
-    attrs = {
-        "__slots__": (),
+    namespace: dict[str, Any] = {
+        "__annotations__": {f.name: _struct_type(f) for f in spec.fields},
         "__doc__": spec.doc,
+        "__module__": __name__,
+        "__qualname__": name,
         "KIND": spec.name,
         "SPEC": spec,
         "FIELDS": spec.field_names,
-        "_CHECKS": checks,
-        "_INDEX": {n: i for i, n in enumerate(spec.field_names)},
+        "INDEX": MappingProxyType({n: i for i, n in enumerate(spec.field_names)}),
+        "_CHECKS": tuple((f.name, f, _CONVERTERS[f.type]) for f in spec.fields),
+        "_KNOWN": frozenset(spec.field_names),
+        "_REQUIRED": frozenset(f.name for f in spec.fields if f.required),
+        "_DATETIMES": tuple(f.name for f in spec.fields if f.type == "datetime"),
+        "_DATETIMES_REQUIRED": tuple(f.name for f in spec.fields if f.type == "datetime" and f.required),
+        "_DATETIMES_OPTIONAL": tuple(f.name for f in spec.fields if f.type == "datetime" and not f.required),
     }
-    attrs["INDEX"] = MappingProxyType(attrs["_INDEX"])
-    attrs["__module__"] = __name__
-    cls = type(name, (Record,), attrs)
-    # Fast named access: a property per field (beats __getattr__ by a wide margin).
-    for i, fname in enumerate(spec.field_names):
-        setattr(cls, fname, property(lambda self, i=i: tuple.__getitem__(self, i), doc=spec.fields[i].doc))
+    for f in spec.fields:
+        namespace[f.name] = {} if f.name == "payload" else None
+    cls = RecordMeta(name, (Record,), namespace, frozen=True, gc=False, order=True, forbid_unknown_fields=True)
+    cls._LIST_TYPE = list[cls]
     return cls
-
-
-def _fast_check(f: Field, v: str) -> str:
-    """Source of a condition that is true when value ``v`` of field ``f`` needs the full
-    validation path (wrong type, out of range, a conversion, a required value missing)."""
-    if f.type == "float":
-        lo = "-_INF <" if f.min is None else f"{float(f.min)!r} <="
-        hi = "< _INF" if f.max is None else f"<= {float(f.max)!r}"
-        bounds = f"{lo} {v} {hi}"
-        bad = f"type({v}) is not float or not ({bounds})"  # NaN fails every comparison
-    elif f.type == "int":
-        lo = "" if f.min is None else f"{f.min!r} <= "
-        hi = "" if f.max is None else f" <= {f.max!r}"
-        bad = f"type({v}) is not int" + (f" or not ({lo}{v}{hi})" if lo or hi else "")
-    elif f.type == "str":
-        bad = f"type({v}) is not str" + (f" or {v} not in {frozenset(f.choices)!r}" if f.choices else "")
-    elif f.type == "datetime":
-        bad = f"type({v}) is not _datetime or {v}.tzinfo is not _UTC"
-    elif f.type == "date":
-        bad = f"type({v}) is not _date"
-    elif f.type == "bool":
-        bad = f"type({v}) is not bool"
-    else:  # json
-        bad = f"type({v}) is not dict"
-    if f.required:
-        return f"{v} is None or {bad}"
-    return f"{v} is not None and ({bad})"
-
-
-def _compile_fast_validator(cls: type[Record]) -> None:
-    """Give ``cls`` a generated ``_validated`` for the common case: a plain mapping of known
-    keys whose values already have their stored types (aware UTC datetimes, floats in range,
-    ...), whole numbers in float fields included (converted as ``_float`` converts them). Anything else goes to the generic method, which converts or raises exactly as
-    before; so the result and every error message are unchanged, only faster."""
-    spec = cls.SPEC
-    lines = ["def _validated(cls, values):",
-             "    if not (values.keys() <= _KNOWN):",
-             "        return _slow(cls, values)",
-             "    get = values.get"]
-    names = []
-    for i, f in enumerate(spec.fields):
-        v = f"v{i}"
-        names.append(v)
-        lines.append(f"    {v} = get({f.name!r})")
-        if f.name == "payload":
-            lines.append(f"    if {v} is None:\n        {v} = {{}}")
-            lines.append(f"    elif type({v}) is not dict:\n        return _slow(cls, values)")
-            continue
-        if f.type == "float":  # a whole number in a float field: the value _float would make of it
-            lines.append(f"    if type({v}) is int:\n        if not -_FLOAT_LIMIT < {v} < _FLOAT_LIMIT:\n"
-                         f"            return _slow(cls, values)\n        {v} = float({v})")
-        lines.append(f"    if {_fast_check(f, v)}:\n        return _slow(cls, values)")
-    lines.append(f"    return _new(cls, ({', '.join(names)},))")
-    namespace = {"_KNOWN": frozenset(spec.field_names), "_slow": Record._validated.__func__, "_new": tuple.__new__,
-                 "_INF": math.inf, "_datetime": _dt.datetime, "_date": _dt.date, "_UTC": UTC,
-                 "_FLOAT_LIMIT": FLOAT_SAFE_INT}
-    # Generated code kept on measurement: benchmarks/codegen_bench.py ("records: validate
-    # mappings") shows it 1.5-2.1x the generic method (the 20 % rule of issue 19); the generic
-    # method stays the one definition of the rules (tests/sqlite/test_records_fast_path.py).
-    exec("\n".join(lines), namespace)  # noqa: S102  (source built from the specs above only)
-    cls._validated = classmethod(namespace["_validated"])
 
 
 EnergyData = _make_class(KINDS["energy_data"], "EnergyData")
@@ -533,10 +412,6 @@ def _decision_id_default(cls, name, values):
 
 
 CoordinatorDecision._default = classmethod(_decision_id_default)
-
-for _cls in (EnergyData, SystemState, CoordinatorDecision, ChargingSession, BatterySellingSession, DailyStats,
-             PriceForecast, PvForecast):
-    _compile_fast_validator(_cls)
 
 RECORD_CLASSES: dict[str, type[Record]] = {
     cls.KIND: cls
@@ -564,21 +439,55 @@ def make_record(kind: str, values: Mapping[str, Any] | Record) -> Record:
         raise RecordValidationError(kind, "", f"got a {values.KIND} record")
     if not isinstance(values, Mapping):
         raise RecordValidationError(kind, "", f"expected a mapping or a record, got {type(values).__name__}")
-    return cls._validated(values)
+    return cls.validate(values)
 
 
 def make_records(kind: str, items: Iterable[Mapping[str, Any] | Record]) -> list[Record]:
     """Validate many items as records of ``kind`` (see :func:`make_record`)."""
     cls = record_class(kind)
-    if type(items) is list and set(map(type, items)) <= {cls}:
-        return items.copy()  # records of the kind already (the collector's batches): one C-level pass
-    validated = cls._validated
+    if type(items) is list:
+        types = set(map(type, items))
+        if types <= {cls}:
+            return items.copy()  # records of the kind already (the collector's batches): one C-level pass
+        if types == {dict}:
+            return cls.validate_dicts(items)
+    validated = cls.validate
     out = []
     for item in items:
         if type(item) is cls:
             out.append(item)
-        elif isinstance(item, Mapping) and not isinstance(item, Record):
+        elif type(item) is dict or (isinstance(item, Mapping) and not isinstance(item, Record)):
             out.append(validated(item))
         else:
             out.append(make_record(kind, item))
     return out
+
+
+def json_decoder(kind: str) -> Callable[[bytes | str], Record]:
+    """A function decoding one JSON object (bytes or text) into a validated record of ``kind``.
+
+    The typed msgspec decoder builds the record straight from the JSON; an object it refuses
+    (an unknown key, an offset other than UTC, a value out of range, a required field
+    missing) is decoded generically and validated like a mapping, so the result and every
+    error are those of :func:`make_record`. Text that is not JSON raises a
+    :class:`RecordValidationError` naming the kind."""
+    cls = record_class(kind)
+    typed = msgspec.json.Decoder(cls).decode
+    generic = msgspec.json.Decoder().decode
+    required = tuple(cls._REQUIRED)
+    datetimes = cls._DATETIMES
+
+    def decode(data: bytes | str) -> Record:
+        try:
+            record = typed(data)
+        except msgspec.ValidationError:
+            pass
+        except msgspec.DecodeError as exc:
+            raise RecordValidationError(kind, "", f"not JSON: {exc}") from None
+        else:
+            if all(getattr(record, n) is not None for n in required) and all(
+                    (v := getattr(record, n)) is None or v.tzinfo is UTC for n in datetimes):
+                return record
+        return make_record(kind, generic(data))
+
+    return decode

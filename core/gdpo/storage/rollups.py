@@ -172,8 +172,8 @@ def _compute(kind: str, key: str, records: Iterable[Record], floor) -> list[Roll
     cls = record_class(kind)
     t_idx = cls.INDEX[cls.SPEC.time_field]
     numeric = [(f, cls.INDEX[f]) for f in cls.SPEC.numeric_fields]
-    periods: dict[_dt.datetime, list[Record]] = {}
-    for r in records:
+    periods: dict[_dt.datetime, list[tuple]] = {}
+    for r in map(Record.as_tuple, records):
         periods.setdefault(floor(r[t_idx]), []).append(r)
     out = []
     for h in sorted(periods):

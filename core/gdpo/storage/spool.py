@@ -61,7 +61,7 @@ def _encode_value(v: Any) -> Any:
 def encode_batch(kind: str, records: Sequence[Record]) -> bytes:
     """One spool line (with its newline) holding a batch of records of one kind."""
     line = {"kind": kind, "n": len(records), "at": _dt.datetime.now(UTC).isoformat(),
-            "records": [[_encode_value(v) for v in r] for r in records]}
+            "records": [[_encode_value(v) for v in r.as_tuple()] for r in records]}
     return (json.dumps(line, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
@@ -76,11 +76,12 @@ def decode_batch(line: bytes) -> tuple[str, list[Record]]:
 def check_encodable(kind: str, records: Sequence[Record]) -> None:
     """Raise ValueError/TypeError when a record could not be spooled (a non-JSON payload)."""
     cls = record_class(kind)
-    json_fields = [cls._INDEX[f.name] for f in cls.SPEC.fields if f.type == "json"]
+    json_fields = [f.name for f in cls.SPEC.fields if f.type == "json"]
     for r in records:
-        for i in json_fields:
-            if r[i] is not None:
-                json.dumps(r[i], allow_nan=False)
+        for name in json_fields:
+            value = getattr(r, name)
+            if value is not None:
+                json.dumps(value, allow_nan=False)
 
 
 @dataclass
