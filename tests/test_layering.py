@@ -158,3 +158,25 @@ def test_each_rule_can_fail(rule, tmp_path):
         inside.parent.mkdir(parents=True, exist_ok=True)
         inside.write_text(rule.planted, encoding="utf-8")
         assert violations(rule, tmp_path) == []
+
+
+#: a section schema or an environment override declared in a module (``Option(...)``, ``ENV_OVERRIDES = (``)
+_SCHEMA_DECLARATION = re.compile(r"\bOption\(|^ENV_OVERRIDES\b.*=", re.M)
+
+
+def test_each_package_owns_its_config_schema():
+    """gdpo.config assembles the sections and declares none: the storage core's ``data_storage``
+    is gdpo.storage.config_schema, each other section is its package's ``settings`` module."""
+    from gdpo import config
+    from gdpo.storage import config_schema
+
+    text = (REPO / "core/gdpo/config.py").read_text(encoding="utf-8")
+    assert not _SCHEMA_DECLARATION.findall(text), "gdpo/config.py declares a schema; move it to its package"
+    assert _SCHEMA_DECLARATION.findall('x = Option("int", 1)\nENV_OVERRIDES = ()\n') == ["Option(", "ENV_OVERRIDES ="]
+    schemas = config.section_schemas()
+    for key, option in config_schema.DATA_STORAGE_SCHEMA.items():
+        assert schemas["data_storage"][key] is option
+    owners = {name: module for module in config.SECTION_MODULES
+              for name in getattr(__import__(module, fromlist=["SECTIONS"]), "SECTIONS", {})}
+    assert set(schemas) == {"data_storage"} | set(owners), "a section without a package that declares it"
+    assert set(config.env_overrides()) >= set(config_schema.ENV_OVERRIDES)

@@ -15,10 +15,8 @@ masked in every repr, log line and error.
 from __future__ import annotations
 
 import copy
-import difflib
 import importlib
 import os
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +26,9 @@ import yaml
 
 from gdpo.storage.locations import default_database_path
 from gdpo.storage.settings import StorageSettings
-from gdpo.settings_schema import Option
+from gdpo.settings_schema import Option, SettingsError, suggest
+from gdpo.storage import config_schema as storage_schema
+from gdpo.storage.config_schema import DATA_STORAGE_SCHEMA, LEGACY_REPLACEMENTS, LEGACY_STORAGE_SCHEMA
 from gdpo.storage.secrets import MASK, mask_secrets
 
 DEFAULT_CONFIG_PATHS = (
@@ -40,7 +40,7 @@ DEFAULT_CONFIG_PATHS = (
 DEFAULT_SQLITE_PATH = default_database_path()
 
 
-class ConfigError(ValueError):
+class ConfigError(SettingsError):
     """A configuration problem; the message names the key path (and file) at fault."""
 
 
@@ -59,72 +59,12 @@ class Secret(str):
 
 # --------------------------------------------------------------------------- schemas
 
-DATA_STORAGE_SCHEMA: dict[str, Any] = {
-    "backend": Option("str", "sqlite", "Storage backend: sqlite, timescaledb, json_legacy, hybrid or a plugin's name",
-                      env="GDPO_STORAGE_BACKEND"),
-    "hybrid": {
-        "sessions": Option("str", "sqlite", "Backend for decisions, charging and selling sessions, daily stats"),
-        "timeseries": Option("str", "timescaledb", "Backend for energy data, system state, price and PV forecasts"),
-        "routes": Option("dict", {}, "Per-kind overrides: {record kind: backend name}"),
-    },
-    "batch": {
-        "size": Option("int", 10, "Records per batch before a flush", min=1, max=50),
-        "max_size": Option("int", 50, "Largest batch ever written at once", min=1, max=10000),
-        "flush_interval_s": Option("float", 60.0, "Flush a partial batch after this many seconds", min=0.01),
-    },
-    "cache": {
-        "ttl_s": Option("float", 60.0, "Seconds a cached current reading or latest price stays valid", min=0),
-    },
-    "retention": {
-        "days": Option("int", 30, "Keep raw time series this many days", min=1),
-        "per_kind": Option("dict", {}, "Per-kind overrides of days: {record kind: days}"),
-        "keep_decisions": Option("bool", True, "Keep coordinator decisions forever (false: apply days to them)"),
-        "run_at": Option("str", "03:30", "Local time (HH:MM, Europe/Warsaw) of the daily retention job"),
-        "schedule": Option("bool", True, "Run the retention job daily in a long-running process"),
-        "rollups": Option("bool", True, "Keep hourly rollups of energy_data before raw samples are deleted"),
-    },
-    "data_directory": Option("str", None, "Directory for the spool, rollup sidecars and status files "
-                             "(default: the directory of sqlite.path)", nullable=True),
-    "spool": {
-        "directory": Option("str", None, "Outage spool directory (default: <data_directory>/spool)", nullable=True),
-        "max_bytes": Option("int", 64 * 1024 * 1024, "Largest spool per backend; beyond it the oldest raw "
-                            "energy_data is dropped", min=4096),
-        "segment_bytes": Option("int", 4 * 1024 * 1024, "Size at which a spool segment is closed", min=1024),
-        "retry_initial_s": Option("float", 1.0, "First retry delay after a backend failure", min=0.01),
-        "retry_max_s": Option("float", 60.0, "Longest retry delay (the delay doubles up to this)", min=0.01),
-    },
-    "health": {
-        "max_write_age_s": Option("float", 600.0, "Unhealthy when a running writer's last successful write "
-                                  "is older than this", min=1),
-        "status_interval_s": Option("float", 10.0, "How often a running process refreshes its status file",
-                                    min=0.1),
-    },
-}
-
-# Upstream (pre-gdpo) keys that are still understood, with a deprecation warning.
-LEGACY_STORAGE_SCHEMA: dict[str, Any] = {
-    "file_storage": {
-        "enabled": Option("bool", None, "Deprecated: use backend: json_legacy", nullable=True),
-        "directory": Option("str", None, "Deprecated: use json_legacy.directory", nullable=True),
-    },
-    "database_storage": {
-        "enabled": Option("bool", None, "Deprecated: use backend: sqlite", nullable=True),
-        "type": Option("str", None, "Deprecated: use backend", nullable=True),
-        "sqlite": {"path": Option("str", None, "Deprecated: use sqlite.path", nullable=True)},
-    },
-}
-
-ENV_OVERRIDES: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("GDPO_STORAGE_BACKEND", ("data_storage", "backend"), "str"),
-    ("DATABASE_PATH", ("data_storage", "sqlite", "path"), "str"),
-    ("DATABASE_POOL_SIZE", ("data_storage", "sqlite", "pool", "max"), "int"),
-    ("DATABASE_POOL_SIZE", ("data_storage", "timescaledb", "pool", "max"), "int"),
-    ("TIMESCALEDB_DSN", ("data_storage", "timescaledb", "dsn"), "str"),
-)
-
 _SECTIONS: dict[str, dict[str, Any] | Callable[[], dict[str, Any]]] = {}
 
-# Modules that declare top-level sections: each has ``SECTIONS = {name: schema}``.
+# Modules that declare top-level sections: each has ``SECTIONS = {name: schema}``, and may have
+# ``check_config(data)`` (cross-field checks raising SettingsError naming the key) and
+# ``ENV_OVERRIDES`` ((variable, key path, type), ...). The storage core's ``data_storage`` is
+# gdpo.storage.config_schema (assembled with each backend's section in section_schemas).
 SECTION_MODULES = ("gdpo.inverter.settings", "gdpo.prices.settings", "gdpo.coordinator.settings",
                    "gdpo.web.settings")
 
@@ -132,6 +72,25 @@ SECTION_MODULES = ("gdpo.inverter.settings", "gdpo.prices.settings", "gdpo.coord
 #: Cross-field checks of the section modules (``check_config(data)``, raising ConfigError
 #: naming the key): run by every load, so ``gdpo config check`` refuses what ``gdpo run`` would.
 _CHECKS: list[Callable[[dict[str, Any]], None]] = []
+
+
+_ENV_OVERRIDES: list[tuple[str, tuple[str, ...], str]] = []
+
+
+def _collect(mod) -> None:
+    """Take a section module's cross-field checks and environment overrides."""
+    check = getattr(mod, "check_config", None)
+    if check is not None and check not in _CHECKS:
+        _CHECKS.append(check)
+    for override in getattr(mod, "ENV_OVERRIDES", ()):
+        if override not in _ENV_OVERRIDES:
+            _ENV_OVERRIDES.append(override)
+
+
+def env_overrides() -> tuple[tuple[str, tuple[str, ...], str], ...]:
+    """Every environment override of every section: (variable, key path, type)."""
+    section_schemas()
+    return tuple(_ENV_OVERRIDES)
 
 
 def register_section(name: str, schema: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
@@ -150,6 +109,7 @@ def section_schemas() -> dict[str, dict[str, Any]]:
         else:
             storage[info.name] = None  # unavailable plugin: its section is kept unvalidated
     schemas = {"data_storage": storage}
+    _collect(storage_schema)
     for module in SECTION_MODULES:
         try:
             mod = importlib.import_module(module)
@@ -159,9 +119,7 @@ def section_schemas() -> dict[str, dict[str, Any]]:
             raise
         for name, schema in getattr(mod, "SECTIONS", {}).items():
             _SECTIONS.setdefault(name, schema)
-        check = getattr(mod, "check_config", None)
-        if check is not None and check not in _CHECKS:
-            _CHECKS.append(check)
+        _collect(mod)
     for name, schema in _SECTIONS.items():
         schemas[name] = schema() if callable(schema) else schema
     return schemas
@@ -305,9 +263,9 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | Config | None = 
     env_sources: dict[str, str] = {}
     _apply_legacy_storage_keys(raw, where)
     given = copy.deepcopy(raw)
+    schemas = section_schemas()
     if use_env:
         _apply_env(raw, env, env_sources)
-    schemas = section_schemas()
     data: dict[str, Any] = {}
     secrets: dict[str, str] = {}  # secret key path -> its option type
     leaves: list[str] = []
@@ -319,11 +277,10 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | Config | None = 
         if value is None:
             value = {}
         data[name] = _validate(value, schema, name, where, secrets, leaves)
-    _check_storage(data["data_storage"], where, schemas["data_storage"])
     for check in _CHECKS:
         try:
             check(data)
-        except ConfigError as exc:
+        except SettingsError as exc:
             raise ConfigError(f"{where}: {exc}") from None
     origin = f"file:{path}" if path else "code"
     sources = {k: env_sources.get(k) or (origin if _present(given, k) else "default") for k in leaves}
@@ -351,9 +308,7 @@ def _nesting_hint(name: str, schemas: dict[str, Any]) -> str:
     return _suggest(name, schemas)
 
 
-def _suggest(name: str, choices) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else f" (valid: {', '.join(sorted(choices))})"
+_suggest = suggest
 
 
 def _validate(value: Any, schema: dict[str, Any] | None, path: str, where: str, secrets: dict[str, str],
@@ -430,7 +385,7 @@ def _set(raw: dict, keys: tuple[str, ...], value: Any) -> None:
 
 
 def _apply_env(raw: dict, env: Mapping[str, str], sources: dict[str, str]) -> None:
-    for var, keys, typ in ENV_OVERRIDES:
+    for var, keys, typ in _ENV_OVERRIDES:
         if var not in env or env[var] == "":
             continue
         value: Any = env[var]
@@ -443,10 +398,6 @@ def _apply_env(raw: dict, env: Mapping[str, str], sources: dict[str, str]) -> No
         sources[".".join(keys)] = f"env:{var}"
 
 
-LEGACY_REPLACEMENTS = {
-    "database_storage": "data_storage.backend: sqlite (or timescaledb) and data_storage.sqlite.path",
-    "file_storage": "data_storage.backend: json_legacy and data_storage.json_legacy.directory",
-}
 _WARNED: set[str] = set()
 
 
@@ -467,62 +418,7 @@ def _apply_legacy_storage_keys(raw: dict, where: str) -> None:
     checked = _validate(legacy, LEGACY_STORAGE_SCHEMA, "data_storage", where, {})
     for key in legacy:
         _warn_once(f"{where}: data_storage.{key} is deprecated; use {LEGACY_REPLACEMENTS[key]} instead")
-    db, files = checked["database_storage"], checked["file_storage"]
-    backend = None
-    if db.get("enabled"):
-        backend = db.get("type") or "sqlite"
-    elif files.get("enabled"):
-        backend = "json_legacy"
-    elif db.get("enabled") is False and files.get("enabled") is False:
-        raise ConfigError(f"{where}: data_storage.file_storage.enabled and database_storage.enabled are both "
-                          f"false: nothing would be stored; set data_storage.backend")
-    if backend and "backend" not in ds:
-        ds["backend"] = backend
-    if db["sqlite"].get("path") and "path" not in (ds.get("sqlite") or {}):
-        ds.setdefault("sqlite", {})["path"] = db["sqlite"]["path"]
-    if files.get("directory") and "directory" not in (ds.get("json_legacy") or {}):
-        ds.setdefault("json_legacy", {})["directory"] = files["directory"]
-
-
-def _check_storage(ds: dict[str, Any], where: str, schema: dict[str, Any]) -> None:
-    from gdpo.storage.records import KIND_NAMES
-
-    backends = {k for k, v in schema.items() if k not in DATA_STORAGE_SCHEMA}
-    names = backends | {"hybrid"}
-    if ds["backend"] not in names:
-        raise ConfigError(f"{where}: data_storage.backend is {ds['backend']!r}, which no installed plugin provides"
-                          f"{_suggest(ds['backend'], names)}")
-    for role in ("sessions", "timeseries"):
-        b = ds["hybrid"][role]
-        if ds["backend"] == "hybrid" and b not in backends:
-            raise ConfigError(f"{where}: data_storage.hybrid.{role} is {b!r}, which no installed plugin provides"
-                              f"{_suggest(b, backends)}")
-    for kind, b in (ds["hybrid"].get("routes") or {}).items():
-        if kind not in KIND_NAMES:
-            raise ConfigError(f"{where}: data_storage.hybrid.routes.{kind}: unknown record kind{_suggest(kind, KIND_NAMES)}")
-        if b not in backends:
-            raise ConfigError(f"{where}: data_storage.hybrid.routes.{kind} is {b!r}, which no installed plugin "
-                              f"provides{_suggest(str(b), backends)}")
-    _check_retention(ds["retention"], where, KIND_NAMES)
-    for name in backends:
-        pool = (ds.get(name) or {}).get("pool") if isinstance(ds.get(name), dict) else None
-        if isinstance(pool, dict) and isinstance(pool.get("min"), int) and isinstance(pool.get("max"), int) \
-                and pool["min"] > pool["max"]:
-            raise ConfigError(f"{where}: data_storage.{name}.pool.min ({pool['min']}) is larger than "
-                              f"data_storage.{name}.pool.max ({pool['max']})")
-    if ds["batch"]["size"] > ds["batch"]["max_size"]:
-        raise ConfigError(f"{where}: data_storage.batch.size ({ds['batch']['size']}) is larger than "
-                          f"data_storage.batch.max_size ({ds['batch']['max_size']})")
-
-
-def _check_retention(retention: dict[str, Any], where: str, kind_names) -> None:
-    """Validate ``data_storage.retention.per_kind`` and ``run_at``."""
-    for kind, days in (retention.get("per_kind") or {}).items():
-        if kind not in kind_names:
-            raise ConfigError(f"{where}: data_storage.retention.per_kind.{kind}: unknown record kind"
-                              f"{_suggest(str(kind), kind_names)}")
-        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-            raise ConfigError(f"{where}: data_storage.retention.per_kind.{kind} is {days!r}; "
-                              f"it must be a whole number of days >= 1")
-    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", str(retention.get("run_at", ""))):
-        raise ConfigError(f"{where}: data_storage.retention.run_at is {retention.get('run_at')!r}; use HH:MM (24 h)")
+    try:
+        storage_schema.translate_legacy_keys(checked, ds)
+    except SettingsError as exc:
+        raise ConfigError(f"{where}: {exc}") from None

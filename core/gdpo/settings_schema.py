@@ -9,8 +9,21 @@ value came from. It imports nothing of gdpo, so any package may import it.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names the key (``gdpo.config.ConfigError``
+    is this error with the file or environment variable it came from)."""
+
+
+def suggest(name: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the nearest of ``choices``, else the list of valid ones."""
+    choices = list(choices)
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else f" (valid: {', '.join(sorted(choices))})"
 
 
 @dataclass(frozen=True)
