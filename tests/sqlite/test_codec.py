@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import random
+import re
 
 import pytest
 
@@ -114,13 +115,42 @@ PAYLOADS = [{}, {"grid_frequency": None}, {"a": [1, 2.5, None, "x", True], "b": 
 
 @pytest.mark.parametrize("value", PAYLOADS)
 def test_json_text_is_what_the_standard_encoder_writes(value):
+    """Compact, unescaped UTF-8, the standard encoder's text; only an exponent is spelled
+    without ``+`` and leading zeros (``1e16``, not ``1e+16``), the same number."""
     from gdpo_sqlite.codec import json_to_text
 
     want = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    assert json_to_text(value) == want
+    got = json_to_text(value)
+    assert got == re.sub(r"(\d)e\+?(-?)0*(\d)", r"\1e\2\3", want)
+    assert json.loads(got) == json.loads(want)
 
 
-@pytest.mark.parametrize("value", [{"x": float("nan")}, {"x": float("inf")}, {"x": object()}, {"x": {1, 2}}])
+@pytest.mark.parametrize(("value", "want"), [
+    ({1: 2, 3: {4: "x"}}, '{"1":2,"3":{"4":"x"}}'),  # int keys: text keys, as json.dumps writes them
+    ({True: 1, None: 2}, '{"true":1,"null":2}'),
+    ({"t": (1, 2)}, '{"t":[1,2]}'),  # a tuple is an array, as before
+    ({"big": 2**70}, '{"big":1180591620717411303424}'),
+])
+def test_values_json_spells_differently_are_stored_as_before(value, want):
+    from gdpo_sqlite.codec import json_to_text, text_to_json
+
+    assert json_to_text(value, "energy_data", "payload") == want
+    assert text_to_json(want) == json.loads(want)
+
+
+@pytest.mark.parametrize("text", ['{ "a" : [ 1 , 2.5 ] ,\n "b" : "\u017c" }', '\t{}\n', '{"x": NaN}', '[1e400]'])
+def test_text_written_by_hand_reads_like_json_loads(text):
+    import math
+
+    from gdpo_sqlite.codec import text_to_json
+
+    got, want = text_to_json(text), json.loads(text)
+    assert repr(got) == repr(want) or (math.isnan(got["x"]) and math.isnan(want["x"]))
+
+
+@pytest.mark.parametrize("value", [{"x": float("nan")}, {"x": float("inf")}, {"x": [float("-inf")]}, {"x": object()},
+                                   {"x": {1, 2}}, {"x": b"raw"}, {"x": _dt.date(2025, 1, 1)}, {(1, 2): 3},
+                                   {"x": __import__("decimal").Decimal("1.10")}])
 def test_values_that_are_not_json_name_the_field(value):
     from gdpo.storage import StorageError
     from gdpo_sqlite.codec import json_to_text

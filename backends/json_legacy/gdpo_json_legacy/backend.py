@@ -29,7 +29,6 @@ same write again completes it).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 from pathlib import Path
@@ -46,6 +45,7 @@ from gdpo.storage import (
     RollupMethods,
     reference_aggregate,
 )
+from gdpo.storage import jsontext
 from gdpo.storage.provenance import SourceOutcome
 
 from gdpo_json_legacy import rollup_file
@@ -127,7 +127,7 @@ class JsonLegacyBackend(RollupMethods):
     def _write_files(self, cat: Catalogue, kind: str, records: Sequence[Record]) -> int:
         for r in records:  # all payloads must be JSON before any file changes
             try:
-                json.dumps(r.payload, allow_nan=False)
+                jsontext.dumps_bytes(r.payload)
             except (TypeError, ValueError) as exc:
                 raise StorageError(f"{kind}: payload is not JSON-serialisable: {exc}") from None
         new_keys = {r.key for r in records} - cat.existing_keys(kind, records)

@@ -16,6 +16,8 @@ import json
 import os
 from typing import Any
 
+import msgspec
+
 from gdpo.storage import Record, StorageError
 from gdpo.storage.provenance import SourceOutcome
 
@@ -23,7 +25,19 @@ from gdpo_json_legacy.localtime import LegacyTimeError, LocalClock
 from gdpo_json_legacy.mapping import classify_object
 
 BOM = b"\xef\xbb\xbf"
-_decode_json = json.JSONDecoder().decode
+_decode_json = json.JSONDecoder().decode  # the reference reading: what msgspec refuses, and every error message
+# msgspec.json parses a file 3-5x faster than the json module; anything it refuses (NDJSON, damage,
+# the NaN/Infinity literals and huge numbers the legacy writer could emit) is parsed again by json,
+# so documents, NDJSON detection and every error are exactly the json module's.
+_fast_decode = msgspec.json.Decoder().decode
+_FAST_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
+
+
+def _decode_doc(text: str) -> Any:
+    try:
+        return _fast_decode(text)
+    except _FAST_ERRORS:
+        return _decode_json(text)
 
 
 class FileOutcome(SourceOutcome):
@@ -55,7 +69,7 @@ def read_legacy_bytes(data: bytes, rel: str) -> FileOutcome:
     except UnicodeDecodeError as exc:
         return out.quarantine(f"not UTF-8 text: invalid byte 0x{data[exc.start]:02x} at offset {exc.start}")
     try:
-        doc = _decode_json(text)
+        doc = _decode_doc(text)
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":
             return _read_ndjson(text, out)
@@ -105,7 +119,7 @@ def _read_ndjson(text: str, out: FileOutcome) -> FileOutcome:
         if not line.strip():
             continue
         try:
-            obj = _decode_json(line)
+            obj = _decode_doc(line)
         except json.JSONDecodeError as exc:
             out.bad_lines.append({"line": lineno, "reason": f"not valid JSON: {exc.msg} at column {exc.colno}"})
             continue

@@ -17,12 +17,11 @@ numbers round-trip exactly, so a rollup comes back bit for bit).
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import struct
 from pathlib import Path
 from typing import Iterable
 
-from gdpo.storage import Rollup, StorageError
+from gdpo.storage import Rollup, StorageError, jsontext
 
 from gdpo_json_legacy.tree import LegacyTree
 from gdpo_json_legacy.writing import atomic_write
@@ -49,7 +48,7 @@ def read_rollup_file(tree: LegacyTree) -> dict[str, dict[_dt.datetime, Rollup]]:
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
+            item = jsontext.loads(line)
             start = _dt.datetime.fromisoformat(item["start"])
             if start.tzinfo is None:
                 raise ValueError("start has no UTC offset")
@@ -64,8 +63,8 @@ def render_rollups(rollups: Iterable[Rollup]) -> bytes:
     """The file content for ``rollups`` (sorted by key, then start)."""
     lines = []
     for r in sorted(rollups, key=lambda r: (r.kind, r.start)):
-        lines.append(json.dumps({"kind": r.kind, "start": r.start.isoformat(), "samples": r.samples,
-                                 "stats": r.stats}, allow_nan=False, separators=(",", ":")))
+        lines.append(jsontext.dumps({"kind": r.kind, "start": r.start.isoformat(), "samples": r.samples,
+                                     "stats": r.stats}))
     return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
 
 

@@ -25,13 +25,14 @@ keys (see :mod:`gdpo_json_legacy.exact`), so export and re-import are lossless.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from gdpo.storage import Record, StorageError
+import msgspec
+
+from gdpo.storage import Record, StorageError, jsontext
 from gdpo.storage.durable import atomic_write as durable_write
 
 from gdpo_json_legacy.exact import ENVELOPE_KEY, envelope
@@ -239,12 +240,17 @@ def pv_item(r: Record) -> dict:
 Dump = Callable[[Any], str]
 
 
+# msgspec writes the layout json.dumps wrote (indent 2; NDJSON with ", " and ": "), in UTF-8 and
+# with exponents as 1e16; the strict encoder refuses NaN, infinity and non-JSON values as before.
+_format = msgspec.json.format
+
+
 def _pretty(doc: Any) -> str:
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return _format(jsontext.dumps_bytes(doc), indent=2).decode("utf-8") + "\n"
 
 
 def _ndjson(lines: list[dict]) -> str:
-    return "".join(json.dumps(line) + "\n" for line in lines)
+    return "".join(_format(jsontext.dumps_bytes(line), indent=0).decode("utf-8") + "\n" for line in lines)
 
 
 def _with_envelope(obj: dict, r: Record, exact: bool) -> dict:

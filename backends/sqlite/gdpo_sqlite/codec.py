@@ -9,10 +9,9 @@ Local calendar dates (``daily_stats.date``, ``price_forecasts.business_date``) a
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from typing import Any, Callable, Iterable
 
-from gdpo.storage import StorageError, records
+from gdpo.storage import StorageError, jsontext, records
 
 UTC = records.UTC
 EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -20,34 +19,12 @@ _fromisodate = _dt.date.fromisoformat
 _timedelta = _dt.timedelta
 
 
-_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
-def _not_json(value: Any) -> Any:
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-def _c_dumps_factory() -> Callable[[Any], str] | None:
-    """``JSONEncoder.encode`` builds its C encoder anew on every call (a few µs, more than a
-    small payload's encoding); this builds it once, with the same settings. No cycle check:
-    a payload that contains itself ends in RecursionError, reported like any other bad value."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return None
-    encode = make(None, _not_json, json.encoder.encode_basestring, None, ":", ",", False, False, False)
-    join = "".join
-
-    def dumps(value: Any) -> str:
-        if type(value) is str:
-            return json.encoder.encode_basestring(value)
-        return join(encode(value, 0))
-
-    return dumps
-
-
-_dumps = _c_dumps_factory() or _encoder.encode
-_loads = json.loads
-_scan = json.JSONDecoder().scan_once
+# JSON text through gdpo.storage.jsontext (msgspec.json with a strict check). Measured on a 3-key
+# payload: encode 0.79 -> 0.44 µs, decode 0.51 -> 0.19 µs; on a nested 40-value payload encode
+# 3.84 -> 1.90 µs, decode 2.65 -> 0.82 µs (against the json module's C encoder and scanner;
+# orjson not measured: not a dependency, and it too writes NaN as null).
+_dumps = jsontext.dumps
+_loads = jsontext.loads
 
 
 def datetime_to_us(value: _dt.datetime) -> int:
@@ -79,16 +56,11 @@ def json_to_text(value: Any, kind: str = "", field: str = "payload") -> str:
 def text_to_json(value: str) -> Any:
     """JSON text back to a value (a fresh ``{}`` for the empty object).
 
-    The compact text this module writes goes straight to the C scanner (no whitespace
-    matching, no Python frames); anything else (text written by hand, damage) goes
-    through ``json.loads``, which parses it or raises its usual error."""
+    Reads the compact text this module writes and text written by hand with whitespace;
+    damage raises ``json.JSONDecodeError`` as ``json.loads`` does."""
     if value == "{}":
         return {}
-    try:
-        obj, end = _scan(value, 0)
-    except (StopIteration, ValueError, TypeError):
-        return _loads(value)
-    return obj if end == len(value) else _loads(value)
+    return _loads(value)
 
 
 def _row_parts(spec, convert: dict[str, str], guard_all: bool, names: list[str] | None = None) -> tuple[str, str]:

@@ -25,8 +25,13 @@ import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
+import msgspec
+
+from gdpo.storage import jsontext
 from gdpo.storage.records import UTC, Record
-from gdpo.storage.spool import _encode_value
+
+# Never fails: a value msgspec cannot write becomes its str(), as json.dumps(default=str) did.
+_encode = msgspec.json.Encoder(enc_hook=str).encode
 
 QUARANTINE_FILE = "quarantine.ndjson"
 _SEQ = itertools.count(1)
@@ -49,9 +54,13 @@ def append_quarantine(spool_directory: Path, *, batch_id: str, backend: str, kin
     directory = Path(spool_directory)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     line = {"batch": batch_id, "backend": backend, "kind": kind, "count": len(records),
-            "at": _dt.datetime.now(UTC).isoformat(), "error": error,
-            "records": [[_encode_value(v) for v in r.as_tuple()] for r in records]}
-    data = (json.dumps(line, ensure_ascii=False, default=str, separators=(",", ":")) + "\n").encode("utf-8")
+            "at": _dt.datetime.now(UTC), "error": error, "records": [r.as_tuple() for r in records]}
+    try:
+        data = _encode(line) + b"\n"
+    except (TypeError, ValueError, OverflowError, RecursionError, msgspec.MsgspecError):
+        # a dict key msgspec does not take (true, null) or a payload that contains itself
+        data = (json.dumps(line, ensure_ascii=False, default=str, separators=(",", ":"),
+                           ) + "\n").encode("utf-8")
     path = quarantine_path(directory)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
@@ -69,7 +78,7 @@ def read_quarantine(spool_directory: Path) -> list[dict[str, Any]]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
-    return [json.loads(ln) for ln in text.splitlines() if ln.strip()]
+    return [jsontext.loads(ln) for ln in text.splitlines() if ln.strip()]
 
 
 def quarantine_count(spool_directory: Path) -> int:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import fcntl
-import json
 import logging
 import os
 from contextlib import contextmanager
@@ -36,7 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+import msgspec
+
 from gdpo.storage.durable import fsync_directory
+from gdpo.storage.jsontext import dumps_bytes, encode as _encode
 from gdpo.storage.records import UTC, Record, make_record, record_class
 
 log = logging.getLogger(__name__)
@@ -52,25 +54,48 @@ class SpoolError(OSError):
     """The spool cannot be written (disk full, permissions): names the directory."""
 
 
-def _encode_value(v: Any) -> Any:
-    if isinstance(v, (_dt.datetime, _dt.date)):
-        return v.isoformat()
-    return v
-
-
 def encode_batch(kind: str, records: Sequence[Record]) -> bytes:
-    """One spool line (with its newline) holding a batch of records of one kind."""
-    line = {"kind": kind, "n": len(records), "at": _dt.datetime.now(UTC).isoformat(),
-            "records": [[_encode_value(v) for v in r.as_tuple()] for r in records]}
-    return (json.dumps(line, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n").encode("utf-8")
+    """One spool line (with its newline) holding a batch of records of one kind.
+
+    msgspec writes the datetimes as RFC 3339 text (``...Z`` for UTC), which the format's
+    readers, this one and the former, parse as the same instant. The records' JSON fields
+    are checked by :func:`check_encodable` before they reach the spool."""
+    line = {"kind": kind, "n": len(records), "at": _dt.datetime.now(UTC),
+            "records": [r.as_tuple() for r in records]}
+    try:
+        return _encode(line) + b"\n"
+    except TypeError:  # a key msgspec does not take (true, null): the json module's spelling
+        line["at"] = line["at"].isoformat()
+        line["records"] = [[_iso(v) for v in values] for values in line["records"]]
+        return dumps_bytes(line) + b"\n"
+
+
+def _iso(v: Any) -> Any:
+    return v.isoformat() if isinstance(v, (_dt.datetime, _dt.date)) else v
+
+
+class _Line(msgspec.Struct):
+    kind: str
+    records: list[list[Any]]
+
+
+class _Count(msgspec.Struct):
+    n: int
+
+
+_decode_line = msgspec.json.Decoder(_Line).decode
+_decode_count = msgspec.json.Decoder(_Count).decode
 
 
 def decode_batch(line: bytes) -> tuple[str, list[Record]]:
-    """The kind and validated records of one spool line."""
-    data = json.loads(line)
-    kind = data["kind"]
+    """The kind and validated records of one spool line (either spelling of its datetimes)."""
+    try:
+        data = _decode_line(line)
+    except msgspec.MsgspecError as exc:
+        raise ValueError(f"not a spool line: {exc}") from None
+    kind = data.kind
     fields = record_class(kind).FIELDS
-    return kind, [make_record(kind, dict(zip(fields, values))) for values in data["records"]]
+    return kind, [make_record(kind, dict(zip(fields, values))) for values in data.records]
 
 
 def check_encodable(kind: str, records: Sequence[Record]) -> None:
@@ -81,7 +106,7 @@ def check_encodable(kind: str, records: Sequence[Record]) -> None:
         for name in json_fields:
             value = getattr(r, name)
             if value is not None:
-                json.dumps(value, allow_nan=False)
+                dumps_bytes(value)
 
 
 @dataclass
@@ -370,6 +395,6 @@ def _line_kind(line: bytes) -> str | None:
 
 def _line_count(line: bytes) -> int:
     try:
-        return int(json.loads(line)["n"])
+        return _decode_count(line).n
     except Exception:
         return 0
