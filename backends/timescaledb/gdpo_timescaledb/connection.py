@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import stat
 from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from gdpo.storage.secrets import mask_secrets
+from gdpo.storage.secrets import mask_secrets, private_file_problem, read_private_file
 from gdpo.storage import StorageConnectionError, StorageError, jsontext
 
 import asyncpg
@@ -56,50 +55,18 @@ def server_name(dsn: str) -> str:
 
 
 #: Container secret mounts: their files may be group- or world-readable inside the container.
-SECRET_MOUNTS = (Path("/run/secrets"),)
-
-
-def _in_secrets_mount(path: Path) -> bool:
-    absolute = path.absolute()
-    return any(absolute.is_relative_to(mount) for mount in SECRET_MOUNTS)
 
 
 def password_file_problem(path: Path, st: os.stat_result) -> str | None:
-    """Why a password file's permissions are refused, or None when they are private enough.
-
-    libpq's rule for private key files: no access for others, and none for the group
-    either, except read access when the file is owned by root (``root:gdpo 0640``: the
-    service's group reads it and cannot change it). Files under a container secrets mount
-    (``/run/secrets``: Docker and Kubernetes secrets, which the host keeps in a private
-    directory and the container's users must read) are exempt."""
-    mode = stat.S_IMODE(st.st_mode)
-    if not mode & 0o077 or _in_secrets_mount(path):
-        return None
-    if not mode & 0o007 and mode & 0o070 == 0o040 and st.st_uid == 0:
-        return None
-    who = "others" if mode & 0o007 else "its group"
-    return (f"timescaledb: password_file {path} is readable by {who} (mode {mode:04o}, owner uid {st.st_uid}); "
-            f"make it private: chmod 600 {path} (or chown root:<service group> and chmod 640)")
+    """Why a password file's permissions are refused, or None when they are private enough
+    (libpq's rule for key files: :func:`gdpo.storage.secrets.private_file_problem`)."""
+    return private_file_problem("timescaledb: password_file", path, st)
 
 
 def read_password_file(path: str) -> str:
-    """The password in ``path`` (first line, without the line end); errors name the file.
-
-    A file whose permissions let others (or, unless root owns it, its group) read it is
-    refused, as libpq refuses such a key file (see :func:`password_file_problem`)."""
-    p = Path(path).expanduser()
-    try:
-        with open(p, encoding="utf-8") as fh:
-            problem = password_file_problem(p, os.fstat(fh.fileno()))
-            if problem:
-                raise StorageError(problem)
-            text = fh.read()
-    except OSError as exc:
-        raise StorageError(f"timescaledb: cannot read password_file {p}: {exc.strerror or exc}") from None
-    line = text.splitlines()[0] if text else ""
-    if not line:
-        raise StorageError(f"timescaledb: password_file {p} is empty")
-    return line
+    """The password in ``path`` (first line, without the line end); errors name the file and
+    refuse one that others (or, unless root owns it, its group) may read."""
+    return read_private_file("timescaledb: password_file", path, StorageError)
 
 
 _EMPTY_OBJECT = b"\x01{}"  # jsonb binary format: version byte 1, then the text

@@ -13,10 +13,11 @@ import hashlib
 import hmac
 import ipaddress
 import os
-import stat
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import parse_qs
+
+from gdpo.storage.secrets import private_file_problem, read_private_file
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -50,38 +51,13 @@ def resolve_token(web: Mapping[str, Any]) -> str | None:
     path = web.get("token_file")
     if not path:
         return None
-    p = Path(path).expanduser()
-    try:
-        with open(p, encoding="utf-8") as fh:
-            problem = token_file_problem(p, os.fstat(fh.fileno()))
-            if problem:
-                raise ConfigError(problem)
-            lines = fh.read().splitlines()
-    except OSError as exc:
-        raise ConfigError(f"web.token_file {path}: cannot read it ({exc.strerror or exc})") from None
-    token = lines[0].strip() if lines else ""
-    if not token:
-        raise ConfigError(f"web.token_file {path} is empty")
-    return token
-
-
-SECRET_MOUNTS = (Path("/run/secrets"),)
+    return read_private_file("web.token_file", path, ConfigError).strip()
 
 
 def token_file_problem(path: Path, st: os.stat_result) -> str | None:
-    """Why ``web.token_file``'s permissions are refused, or None when it is private enough.
-
-    The rule of ``data_storage.timescaledb.password_file`` (libpq's for key files): no access
-    for others, none for the group either unless root owns the file and the group may only
-    read it (``root:gdpo 0640``); files under ``/run/secrets`` (container secrets) are exempt."""
-    mode = stat.S_IMODE(st.st_mode)
-    if not mode & 0o077 or any(path.absolute().is_relative_to(m) for m in SECRET_MOUNTS):
-        return None
-    if not mode & 0o007 and mode & 0o070 == 0o040 and st.st_uid == 0:
-        return None
-    who = "others" if mode & 0o007 else "its group"
-    return (f"web.token_file {path} is readable by {who} (mode {mode:04o}, owner uid {st.st_uid}); "
-            f"make it private: chmod 600 {path} (or chown root:<service group> and chmod 640)")
+    """Why ``web.token_file``'s permissions are refused, or None when it is private enough
+    (the rule of ``data_storage.timescaledb.password_file``: :func:`gdpo.storage.secrets.private_file_problem`)."""
+    return private_file_problem("web.token_file", path, st)
 
 
 def require_token_off_loopback(host: str, token: str | None) -> None:
