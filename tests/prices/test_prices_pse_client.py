@@ -125,3 +125,15 @@ def test_default_url_is_guarded_in_tests():
 
     assert price_sections()[0]["pse_base_url"].startswith("http://127.0.0.1:")
     assert PseClient().base_url.startswith("http://127.0.0.1:")
+
+
+async def test_retries_wait_the_backoff_doubling_and_say_so(pse, caplog):
+    answers = [(503, "text/plain", b"busy"), (502, "text/plain", b"bad gateway"),
+               (200, "application/json", json.dumps({"value": quarter_rows(D)}).encode())]
+    pse.days[("csdac-pln", "2025-09-06")] = lambda: answers.pop(0)
+    with caplog.at_level("WARNING", logger="gdpo.prices.pse"):
+        async with client(pse.base_url, retries=3, retry_backoff_s=0.01) as c:
+            assert len(await c.fetch_rows("csdac-pln", D)) == 96
+    retries = [r for r in caplog.records if r.getMessage().startswith("PSE request failed")]
+    assert [(r.args[1], r.args[2], r.args[3]) for r in retries] == [(1, 3, 0.01), (2, 3, 0.02)]
+    assert "HTTP 503" in retries[0].getMessage() and "retry 1 of 3 in 0.0 s" in retries[0].getMessage()

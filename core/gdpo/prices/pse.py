@@ -7,20 +7,21 @@ second HTTP stack for no gain.
 
 ``GET {base}/csdac-pln?$filter=business_date eq 'YYYY-MM-DD'`` (OData options only), then
 ``nextLink`` until it is absent. Connection errors, timeouts and HTTP 429/5xx are retried
-with exponential backoff; other failures are raised at once. Nothing is parsed into prices
+with exponential backoff (tenacity); other failures are raised at once. Nothing is parsed into prices
 here: see :mod:`gdpo.prices.parse`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as _dt
 import json
 import logging
+import math
 from typing import Any, Mapping
 from urllib.parse import unquote_plus
 
 import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from gdpo.prices.errors import PseResponseError, PseUnreachableError
 from gdpo.prices.settings import PSE_PUBLIC_API_URL
@@ -110,18 +111,19 @@ class PseClient:
         return url
 
     async def _get_json(self, url: httpx.URL) -> dict[str, Any]:
-        attempt = 0
-        while True:
-            try:
-                return await self._attempt(url)
-            except _Retryable as retry:
-                if attempt >= self.retries:
-                    raise retry.error from None
-                delay = self.retry_backoff_s * (2 ** attempt)
-                attempt += 1
-                log.warning("PSE request failed (%s); retry %d of %d in %.1f s",
-                            retry.error, attempt, self.retries, delay)
-                await asyncio.sleep(delay)
+        """One page as JSON: ``retries`` more attempts after a retryable failure, waiting
+        ``retry_backoff_s`` doubling (tenacity); then the last attempt's error."""
+        def log_retry(state: RetryCallState) -> None:
+            log.warning("PSE request failed (%s); retry %d of %d in %.1f s", state.outcome.exception().error,
+                        state.attempt_number, self.retries, state.next_action.sleep)
+
+        retrying = AsyncRetrying(stop=stop_after_attempt(self.retries + 1),
+                                 wait=wait_exponential(multiplier=self.retry_backoff_s, max=math.inf),
+                                 retry=retry_if_exception_type(_Retryable), before_sleep=log_retry, reraise=True)
+        try:
+            return await retrying(self._attempt, url)
+        except _Retryable as retry:
+            raise retry.error from None
 
     async def _attempt(self, url: httpx.URL) -> dict[str, Any]:
         try:
