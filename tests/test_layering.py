@@ -116,6 +116,18 @@ RULES: tuple[Rule, ...] = (
         patterns=(r"^\s*(?:from|import)\s+gdpo\.storage\b", r"^\s*from\s+gdpo\s+import\s+.*\bstorage\b"),
         planted="from gdpo.storage.options import Option\n",
     ),
+    Rule(
+        name="section-schemas-in-their-packages",
+        why="each package owns its config schema: gdpo.config (and every other module of the "
+            "application) only assembles them; the storage core's data_storage section and the "
+            "memory backend's options are in gdpo.storage, each other section (Option declarations, "
+            "ENV_OVERRIDES) in its package's settings module, each backend's with its plugin options",
+        roots=("core/gdpo",),
+        exempt=("core/gdpo/storage", "core/gdpo/inverter/settings.py", "core/gdpo/prices/settings.py",
+                "core/gdpo/coordinator/settings.py", "core/gdpo/web/settings.py"),
+        patterns=(r"\bOption\(", r"^ENV_OVERRIDES\b.*="),
+        planted='SCHEMA = {"port": Option("int", 8080, "Port")}\n',
+    ),
 )
 
 
@@ -160,23 +172,31 @@ def test_each_rule_can_fail(rule, tmp_path):
         assert violations(rule, tmp_path) == []
 
 
-#: a section schema or an environment override declared in a module (``Option(...)``, ``ENV_OVERRIDES = (``)
-_SCHEMA_DECLARATION = re.compile(r"\bOption\(|^ENV_OVERRIDES\b.*=", re.M)
+def test_config_module_declares_no_schema(tmp_path):
+    """The rule above catches a schema declared in gdpo/config.py itself (an ``Option`` or an
+    ``ENV_OVERRIDES`` of its own), and the real gdpo/config.py has none."""
+    rule = next(r for r in RULES if r.name == "section-schemas-in-their-packages")
+    planted = tmp_path / "core/gdpo/config.py"
+    planted.parent.mkdir(parents=True)
+    planted.write_text('ENV_OVERRIDES = (("TIMESCALEDB_DSN", ("data_storage", "timescaledb", "dsn"), "str"),)\n'
+                       '_X = {"backend": Option("str", "sqlite")}\n', encoding="utf-8")
+    assert [v.split(":")[1] for v in violations(rule, tmp_path)] == ["1", "2"]
+    assert not [v for v in violations(rule) if v.startswith("core/gdpo/config.py:")]
 
 
 def test_each_package_owns_its_config_schema():
-    """gdpo.config assembles the sections and declares none: the storage core's ``data_storage``
-    is gdpo.storage.config_schema, each other section is its package's ``settings`` module."""
+    """gdpo.config finds every section through the package that declares it: the storage core's
+    ``data_storage`` is gdpo.storage.config_schema (with its environment overrides), each other
+    section is its package's ``settings`` module (one of ``SECTION_MODULES``)."""
     from gdpo import config
     from gdpo.storage import config_schema
 
-    text = (REPO / "core/gdpo/config.py").read_text(encoding="utf-8")
-    assert not _SCHEMA_DECLARATION.findall(text), "gdpo/config.py declares a schema; move it to its package"
-    assert _SCHEMA_DECLARATION.findall('x = Option("int", 1)\nENV_OVERRIDES = ()\n') == ["Option(", "ENV_OVERRIDES ="]
     schemas = config.section_schemas()
     for key, option in config_schema.DATA_STORAGE_SCHEMA.items():
         assert schemas["data_storage"][key] is option
     owners = {name: module for module in config.SECTION_MODULES
               for name in getattr(__import__(module, fromlist=["SECTIONS"]), "SECTIONS", {})}
     assert set(schemas) == {"data_storage"} | set(owners), "a section without a package that declares it"
+    for name, module in owners.items():
+        assert schemas[name] is getattr(__import__(module, fromlist=["SECTIONS"]), "SECTIONS")[name]
     assert set(config.env_overrides()) >= set(config_schema.ENV_OVERRIDES)

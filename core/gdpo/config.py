@@ -1,11 +1,15 @@
 """Configuration: YAML loading, environment overrides, strict validation, masked secrets.
 
 The configuration file is ``config/master_coordinator_config.yaml`` (or ``GDPO_CONFIG``,
-or ``--config``). Each top-level section has a schema of :class:`~gdpo.storage.Option`
-values; ``data_storage`` is defined here, each storage backend contributes the schema of
-its own ``data_storage.<name>`` section, and other components register theirs with
-:func:`register_section`. An unknown key, a wrong nesting or an impossible value stops
-start-up with a :class:`ConfigError` naming the key's path (and the nearest valid key).
+or ``--config``). Each top-level section has a schema of :class:`~gdpo.settings_schema.Option`
+values, declared by the package it configures: ``data_storage`` by the storage core
+(:mod:`gdpo.storage.config_schema`), each storage backend its own ``data_storage.<name>``
+section (its plugin options), the other components in their ``settings`` modules
+(:data:`SECTION_MODULES`) or with :func:`register_section`. This module declares none: it
+assembles them, applies the environment overrides the sections declare, validates every key,
+and runs the sections' cross-field checks. An unknown key, a wrong nesting or an impossible
+value stops start-up with a :class:`ConfigError` naming the key's path (and the nearest valid
+key) and the file or environment variable it came from.
 
 Every effective value remembers where it came from (``default``, ``file``, ``env:VAR``);
 ``gdpo config check`` prints them. Secrets (passwords, and the password inside a DSN) are

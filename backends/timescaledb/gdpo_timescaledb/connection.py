@@ -54,9 +54,6 @@ def server_name(dsn: str) -> str:
     return mask_secrets(urlunsplit(parts._replace(query="", fragment="")))
 
 
-#: Container secret mounts: their files may be group- or world-readable inside the container.
-
-
 def password_file_problem(path: Path, st: os.stat_result) -> str | None:
     """Why a password file's permissions are refused, or None when they are private enough
     (libpq's rule for key files: :func:`gdpo.storage.secrets.private_file_problem`)."""
