@@ -11,6 +11,7 @@ import datetime as _dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from gdpo.storage import record_class
 from gdpo.storage.aggregate import local_midnight_utc, zone
 
 STARTED = ("active", "completed", "cancelled", "failed")
@@ -57,6 +58,17 @@ class RunSummary:
         ]
 
 
+async def count_records(storage, kind: str, start: _dt.datetime, end: _dt.datetime) -> int:
+    """How many records of ``kind`` have ``start <= time < end``: counted by the backend
+    (an hourly aggregate's row counts) without loading the records, which for a day of decisions
+    with their plans is megabytes; read and counted where the backend cannot aggregate."""
+    numeric = record_class(kind).SPEC.numeric_fields
+    if numeric and storage.capabilities.aggregate:
+        buckets = await storage.aggregate(kind, start, end, every="1h", fields={numeric[0]: "count"})
+        return sum(b["count"] for b in buckets)
+    return len(await storage.read(kind, start, end))
+
+
 async def run_summary(storage, start: _dt.datetime, end: _dt.datetime, prices_source, tz: str) -> RunSummary:
     """Summarise the records of ``[start, end]`` (sessions that started in it)."""
     until = end + _dt.timedelta(seconds=1)
@@ -73,8 +85,8 @@ async def run_summary(storage, start: _dt.datetime, end: _dt.datetime, prices_so
     return RunSummary(
         start=start, end=end, sessions=len(sessions), energy_charged_kwh=energy, cost_pln=cost,
         avg_day_price_pln_kwh=avg, savings_pln=savings,
-        decisions=len(await storage.read("coordinator_decisions", start, until)),
-        states=len(await storage.read("system_state", start, until)),
-        readings=len(await storage.read("energy_data", start, until)),
+        decisions=await count_records(storage, "coordinator_decisions", start, until),
+        states=await count_records(storage, "system_state", start, until),
+        readings=await count_records(storage, "energy_data", start, until),
         selling_revenue_pln=sum(s.revenue_pln or 0.0 for s in sold),
         sample_prices=any(getattr(q, "is_sample", False) for q in prices))
