@@ -20,7 +20,7 @@ class UnknownKindError(StorageError, KeyError):
     """A record kind that the contract does not define."""
 
     def __init__(self, kind: str):
-        from gdpo.storage.records import KIND_NAMES
+        from gdpo.storage.kinds import KIND_NAMES
 
         self.kind = kind
         super().__init__(f"unknown record kind {kind!r} (known: {', '.join(KIND_NAMES)})")

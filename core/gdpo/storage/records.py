@@ -38,7 +38,7 @@ from typing import Annotated, Any, Callable, ClassVar, Iterable, Literal, Mappin
 import msgspec
 from msgspec import Meta
 
-from gdpo.storage.errors import RecordValidationError
+from gdpo.storage.errors import RecordValidationError, UnknownKindError
 from gdpo.storage.kinds import (  # noqa: F401  (the contract, re-exported)
     KIND_NAMES, KINDS, LOCAL_TZ_NAME, SESSION_STATUSES, SYSTEM_STATES, UTC, Field, KindSpec,
 )
@@ -425,8 +425,6 @@ def record_class(kind: str) -> type[Record]:
     try:
         return RECORD_CLASSES[kind]
     except KeyError:
-        from gdpo.storage.errors import UnknownKindError
-
         raise UnknownKindError(kind) from None
 
 
