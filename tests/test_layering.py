@@ -200,3 +200,20 @@ def test_each_package_owns_its_config_schema():
     for name, module in owners.items():
         assert schemas[name] is getattr(__import__(module, fromlist=["SECTIONS"]), "SECTIONS")[name]
     assert set(config.env_overrides()) >= set(config_schema.ENV_OVERRIDES)
+
+
+MAX_MODULE_LINES = 600
+
+
+def test_no_module_is_over_600_lines():
+    """Small modules (issue "each part in its own room"): no Python module of the product, its
+    backends, scripts or benchmarks is longer than MAX_MODULE_LINES."""
+    long = []
+    for root in ("core", "backends", "benchmarks", "scripts"):
+        for path in sorted((REPO / root).rglob("*.py")):
+            if ".venv" in path.parts or "__pycache__" in path.parts:
+                continue
+            n = len(path.read_text(encoding="utf-8").splitlines())
+            if n > MAX_MODULE_LINES:
+                long.append(f"{path.relative_to(REPO).as_posix()}: {n} lines")
+    assert not long, "split these modules:\n" + "\n".join(long)
