@@ -23,10 +23,12 @@ import datetime as _dt
 import random
 import statistics
 import time
+from itertools import chain
 from typing import Any, Callable
 
 from gdpo.storage.records import UTC, EnergyData, Record, make_records, record_class
 from gdpo_sqlite import codec
+from gdpo_sqlite.schema import table_sql
 
 THRESHOLD = 1.20
 
@@ -43,15 +45,18 @@ def _mappings(n: int) -> list[dict[str, Any]]:
     return out
 
 
-def plain_encoder(kind: str) -> Callable[[list[Record]], list[tuple]]:
-    """Records to rows without generated code: one converter (or None) per field."""
+def plain_encoder(kind: str) -> Callable[[list[Record], int], tuple[list[list], list[tuple]]]:
+    """Records to the ingest parameters (flat lists of ``per`` rows, the rows left over) without
+    generated code: one converter (or None) per field."""
     conv: dict[str, Callable[[Any], Any]] = {
         "datetime": codec.datetime_to_us, "date": codec.date_to_text, "bool": int,
         "json": lambda v, _k=kind: codec.json_to_text(v, _k)}
     convs = [conv.get(f.type) for f in record_class(kind).SPEC.fields]
 
-    def encode_batch(records: list[Record]) -> list[tuple]:
-        return [tuple(v if c is None or v is None else c(v) for v, c in zip(r.as_tuple(), convs)) for r in records]
+    def encode_batch(records: list[Record], per: int) -> tuple[list[list], list[tuple]]:
+        rows = [tuple(v if c is None or v is None else c(v) for v, c in zip(r.as_tuple(), convs)) for r in records]
+        whole = len(rows) - len(rows) % per
+        return [list(chain.from_iterable(rows[i:i + per])) for i in range(0, whole, per)], rows[whole:]
 
     return encode_batch
 
@@ -95,12 +100,14 @@ def main() -> None:
     maps = _mappings(args.rows)
     recs = make_records("energy_data", maps)
     enc, plain_enc = codec.make_batch_encoder("energy_data"), plain_encoder("energy_data")
-    rows = enc(recs)
+    per = table_sql("energy_data").rows_per_upsert
+    rows = [codec.make_row_encoder("energy_data")(r) for r in recs]
     dec, plain_dec = codec.make_row_decoder("energy_data"), plain_decoder("energy_data")
     results = [
         compare("records: msgspec vs generic rules", lambda: make_records("energy_data", maps),
                 lambda: [EnergyData.validate_generic(m) for m in maps], args.repeat),
-        compare("sqlite codec: encode a batch of records", lambda: enc(recs), lambda: plain_enc(recs), args.repeat),
+        compare("sqlite codec: encode a batch of records", lambda: enc(recs, per), lambda: plain_enc(recs, per),
+                args.repeat),
         compare("sqlite codec: decode rows into records", lambda: list(map(dec, rows)),
                 lambda: list(map(plain_dec, rows)), args.repeat),
     ]

@@ -72,8 +72,16 @@ def test_batch_encoder_gives_the_rows_of_the_row_encoder(kind):
     if full.SPEC.field(time_field).type == "datetime":
         batch += [full.replace(**{time_field: ts}) for ts in BOUNDARIES[:3]]
     encode = make_row_encoder(kind)
-    assert list(make_batch_encoder(kind)(batch)) == [encode(r) for r in batch]
-    assert list(make_batch_encoder(kind)([full])) == [encode(full)]
+    rows = [encode(r) for r in batch]
+    encode_batch = make_batch_encoder(kind)
+    for per in (1, 2, 3, len(batch), len(batch) + 1):
+        many, rest = encode_batch(batch, per)
+        whole = len(batch) - len(batch) % per
+        assert [len(flat) for flat in many] == [per * len(full.FIELDS)] * (whole // per)
+        assert [v for flat in many for v in flat] == [v for row in rows[:whole] for v in row]
+        assert rest == rows[whole:]
+    assert encode_batch([full], 100) == ([], [encode(full)])
+    assert encode_batch([], 100) == ([], [])
 
 
 def test_importing_the_backend_leaves_sqlite3_global_adapters_unchanged():

@@ -55,7 +55,8 @@ def test_healthy_wrapper_passes_the_kit(pytester):
 
 def test_non_atomic_batch_fails_the_failed_batch_test(pytester):
     failed, _, _ = run_kit(pytester, "non_atomic")
-    assert failed == {"TestIdempotency::test_failed_batch_stores_nothing"}
+    assert failed == {"TestIdempotency::test_failed_batch_stores_nothing[20]",
+                      "TestIdempotency::test_failed_batch_stores_nothing[300]"}
 
 
 def test_fake_health_fails_the_health_test(pytester):

@@ -202,10 +202,14 @@ class SQLiteBackend(RollupMethods):
             return WriteResult(kind, 0, 0)
         writer, _ = self._require_open()
         encode_batch = self._encoders[kind]
-        sql = table_sql(kind).upsert
+        table = table_sql(kind)
 
         def work(conn):  # in the writer thread; a bad payload raises inside and rolls back
-            conn.executemany(sql, encode_batch(records))
+            many, rest = encode_batch(records, table.rows_per_upsert)
+            if many:
+                conn.executemany(table.upsert_many, many)
+            if rest:
+                conn.executemany(table.upsert, rest)
 
         await writer.transaction(work, f"writing {len(records)} {kind} records")
         writer.rows_changed_since_optimize += len(records)

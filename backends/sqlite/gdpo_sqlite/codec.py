@@ -9,7 +9,7 @@ Local calendar dates (``daily_stats.date``, ``price_forecasts.business_date``) a
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Sequence
 
 from gdpo.storage import StorageError, jsontext, records
 
@@ -130,18 +130,29 @@ def make_row_encoder(kind: str) -> Callable[[records.Record], tuple]:
 
 
 def _batch_source(spec) -> str:
-    """Python source of ``encode_batch(records)``: one list comprehension that unpacks the
-    values of each record (``as_tuple``, one C call) in its ``for`` target and builds its row, as :func:`make_row_encoder` does for one
-    record but without a Python call per row. Encoding the whole batch before the driver
-    binds it keeps the interpreter's and SQLite's loops apart, which measured faster than
-    feeding ``executemany`` a lazy ``map``."""
+    """Python source of ``encode_batch(records, per)``: the rows of the records as (a list of
+    flat parameter lists of ``per`` rows each, the rows left over as tuples), for the multi-row
+    UPSERT and the one-row UPSERT. Each record's values are read in one expression and its
+    row built as :func:`make_row_encoder` does, without a Python call per row; extending the
+    flat list by each row's tuple measured as cheap as building the list of tuples alone
+    (flattening afterwards cost 0.15-0.27 µs a row more)."""
     _, row = _row_parts(spec, _ENCODE, False, [f"r.{f.name}" for f in spec.fields])
-    return f"def encode_batch(records):\n    return [{row} for r in records]\n"
+    return (f"def encode_batch(records, per):\n"
+            f"    out = []\n"
+            f"    whole = len(records) - len(records) % per\n"
+            f"    for i in range(0, whole, per):\n"
+            f"        flat = []\n"
+            f"        extend = flat.extend\n"
+            f"        for r in records[i:i + per]:\n"
+            f"            extend({row})\n"
+            f"        out.append(flat)\n"
+            f"    return out, [{row} for r in records[whole:]]\n")
 
 
-def make_batch_encoder(kind: str) -> Callable[[Iterable[records.Record]], list[tuple]]:
-    """A function turning a batch of records of ``kind`` into the list of their rows (the
-    same tuples as :func:`make_row_encoder`): the ingest path."""
+def make_batch_encoder(kind: str) -> Callable[[Sequence[records.Record], int], tuple[list[list], list[tuple]]]:
+    """A function ``encode_batch(records, per)`` turning a batch of records of ``kind`` into
+    the parameters of the ingest path: a list of flat lists of ``per`` rows each (the values of
+    :func:`make_row_encoder`, row after row) and the list of the rows left over."""
     spec = records.record_class(kind).SPEC
     namespace = _encode_namespace()
     exec(_batch_source(spec), namespace)  # noqa: S102  (source built from specs)

@@ -136,6 +136,28 @@ class TestIdempotency:
         (got,) = await _all(storage, "energy_data")
         assert got.pv_power_w == 1.0, "the last of two records with one key wins"
 
+    @pytest.mark.parametrize("kind", ["energy_data", "coordinator_decisions"])
+    async def test_duplicates_inside_a_large_batch(self, storage, kind):
+        """A batch of hundreds (which a backend may send in several statements) with keys
+        repeated inside a statement's share, across two shares and at the very end: each key
+        is stored once, with the value of its last record in the batch."""
+        _require_kind(storage, kind)
+        originals = [full_record(kind, i) for i in range(250)]
+        field = "pv_power_w" if kind == "energy_data" else "reason"
+
+        def changed(i: int, n: int):
+            return originals[i].replace(**{field: 100.0 + n if kind == "energy_data" else f"rewrite {n}"})
+
+        batch = originals[:]
+        batch.insert(10, changed(3, 1))     # inside the first hundred
+        batch.insert(120, changed(50, 2))   # in the second hundred, its key in the first
+        batch += [changed(249, 3), changed(0, 4), changed(0, 5)]  # at the end
+        await storage.backend_for(kind).write_batch(kind, batch)
+        got = {r.key: r for r in await _all(storage, kind)}
+        assert len(got) == 250
+        expected = {r.key: r for r in batch}  # the last record of each key
+        assert [got[k].to_dict() for k in expected] == [r.to_dict() for r in expected.values()]
+
     async def test_key_includes_source_for_forecasts(self, storage):
         _require_kind(storage, "price_forecasts")
         rec = full_record("price_forecasts", 0)
@@ -150,13 +172,15 @@ class TestIdempotency:
             assert direct.count == 0
             assert await _all(storage, kind) == []
 
-    async def test_failed_batch_stores_nothing(self, storage):
+    @pytest.mark.parametrize("new", [20, 300])
+    async def test_failed_batch_stores_nothing(self, storage, new):
         """A batch the backend refuses part-way leaves the store as it was.
 
         The batch goes to the backend's ``write_batch`` itself (nothing in front of it checks
         the records): it rewrites stored records, adds new ones and carries, in the middle, a
-        record the backend must refuse (a payload that is not JSON). A backend that stores the
-        part before the bad record, or the rewrites, fails."""
+        record the backend must refuse (a payload that is not JSON), as a small batch and as
+        one of hundreds (which a backend may send in several statements). A backend that
+        stores the part before the bad record, or the rewrites, fails."""
         _require(storage, "transactions")
         _require_kind(storage, "energy_data")
         kind = "energy_data"
@@ -165,7 +189,7 @@ class TestIdempotency:
         await storage.flush()
         assert [r.to_dict() for r in await _all(storage, kind)] == [r.to_dict() for r in before]
         batch = [r.replace(pv_power_w=4321.5, payload={"rewritten": True}) for r in before]
-        batch += [full_record(kind, i) for i in range(4, 24)]
+        batch += [full_record(kind, i) for i in range(4, 4 + new)]
         middle = len(batch) // 2
         batch[middle] = batch[middle].replace(payload={"not json": {1, 2}})
         with pytest.raises((StorageError, TypeError, ValueError)):
