@@ -7,14 +7,16 @@ Three paths:
   ...) ON CONFLICT (key) DO UPDATE``, one round trip and one transaction (a single
   statement is atomic). The batch is de-duplicated first (the last record of a key wins),
   since one statement may not touch a row twice.
-* **append** (time series written after everything stored): when the batch has no two
-  records with one key and its earliest time is later than the newest time in the table,
-  no stored row can share a key with it, so it is copied straight into the table: one
-  ``COPY`` statement, which is its own transaction (no ``BEGIN``/``COMMIT`` round trips),
-  as fast as the driver gets. The primary key still guards the table: if a concurrent
-  writer got there first, the copy fails with a unique violation, stores nothing, and the
-  batch takes the upsert path. A retried batch finds its own rows stored (its earliest
-  time is no longer later than the newest) and takes the upsert path too.
+* **append** (time series written after everything stored): when the batch's earliest
+  time is later than the newest time in the table, no stored row can share a key with it,
+  so it is copied straight into the table: one ``COPY`` statement, which is its own
+  transaction (no ``BEGIN``/``COMMIT`` round trips), as fast as the driver gets. The
+  primary key guards the rest: if a concurrent writer got there first, or the batch holds
+  two records with one key, the copy fails with a unique violation, stores nothing, and
+  the batch takes the upsert path (the batch is not searched for repeats beforehand: that
+  would cost every batch a pass over its keys, for the rare one that has them). A retried
+  batch finds its own rows stored (its earliest time is no longer later than the newest)
+  and takes the upsert path too.
 * **upsert** (everything else): ``COPY`` into a temporary table, then
   ``INSERT ... ON CONFLICT (key) DO UPDATE``, in one transaction; the last of several
   records with one key wins.
@@ -51,16 +53,12 @@ def key_getter(kind: str) -> Callable[[Record], object]:
     return attrgetter(*record_class(kind).SPEC.key)
 
 
-def unique_by_key(kind: str, records: Sequence[Record]) -> tuple[Sequence[Record], bool, bool]:
-    """The records with one per natural key (the last wins), whether there were repeats, and
-    whether ``records`` came in ascending key order (then its first is the earliest)."""
+def unique_by_key(kind: str, records: Sequence[Record]) -> Sequence[Record]:
+    """The records with one per natural key (the last wins), in their order."""
     keys = list(map(key_getter(kind), records))
-    if all(map(lt, keys, keys[1:])):  # ordered batches (the usual case) skip hashing
-        return records, False, True
-    if len(set(keys)) == len(keys):
-        return records, False, False
-    by_key = dict(zip(keys, records))  # the last record of a key wins
-    return list(by_key.values()), True, False
+    if all(map(lt, keys, keys[1:])) or len(set(keys)) == len(keys):  # ordered batches skip hashing
+        return records
+    return list(dict(zip(keys, records)).values())  # the last record of a key wins
 
 
 def appendable(table: KindTable) -> bool:
@@ -80,24 +78,21 @@ async def _copy(conn: asyncpg.Connection, table_name: str, schema: str | None, t
                                      schema_name=schema)
 
 
-def earliest(table: KindTable, records: Sequence[Record], ordered: bool):
-    """The earliest time of a batch; the first record's when the batch is in key order and
-    the key starts with the time."""
-    if ordered and table.key[0] == table.time_column:
-        return getattr(records[0], table.time_column)
+def earliest(table: KindTable, records: Sequence[Record]):
+    """The earliest time of a batch."""
     return min(map(attrgetter(table.time_column), records))
 
 
-async def try_append(conn: asyncpg.Connection, table: KindTable, records: Sequence[Record],
-                     ordered: bool = False) -> bool:
+async def try_append(conn: asyncpg.Connection, table: KindTable, records: Sequence[Record]) -> bool:
     """Copy ``records`` straight into the table, in one statement, if they all come after
     what is stored.
 
     Returns False (nothing written) when they do not; raises UniqueViolationError when a
-    concurrent writer stored one of the keys first (the statement stores nothing).
+    stored row or another record of the batch has one of their keys (the statement stores
+    nothing).
     """
     newest = await conn.fetchval(f"SELECT max({quote_ident(table.time_column)}) FROM {table.qualified}")
-    if newest is not None and earliest(table, records, ordered) <= newest:
+    if newest is not None and earliest(table, records) <= newest:
         return False
     await _copy(conn, table.kind, table.schema, table, records)
     return True
@@ -158,16 +153,16 @@ async def write_batch(conn: asyncpg.Connection, table: KindTable,
     (``small``, ``append`` or ``upsert``)."""
     if not records:
         return WriteResult(table.kind, 0, 0), "none"
-    records, repeated, ordered = unique_by_key(table.kind, records)
+    if len(records) > SMALL_BATCH_MAX and appendable(table):
+        try:
+            if await try_append(conn, table, records):
+                return WriteResult(table.kind, len(records), len(records)), "append"
+        except asyncpg.UniqueViolationError:
+            pass  # stored by a concurrent writer first, or repeated in the batch: upsert instead
+    records = unique_by_key(table.kind, records)
     n = len(records)
     if n <= SMALL_BATCH_MAX:
         return WriteResult(table.kind, n, await small_upsert(conn, table, records)), "small"
-    if appendable(table) and not repeated:
-        try:
-            if await try_append(conn, table, records, ordered):
-                return WriteResult(table.kind, n, n), "append"
-        except asyncpg.UniqueViolationError:
-            pass  # a concurrent writer stored some of these keys first: upsert instead
     async with conn.transaction():
         inserted = await upsert(conn, table, records)
     return WriteResult(table.kind, n, inserted), "upsert"
