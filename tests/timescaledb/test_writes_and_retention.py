@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from gdpo.storage import UTC, open_storage
+from gdpo.storage import UTC, StorageError, open_storage
 from gdpo.storage.testkit import energy_series, full_record
 from gdpo_timescaledb.writes import SMALL_BATCH_MAX
 
@@ -59,6 +59,22 @@ async def test_repeated_keys_in_a_large_batch_use_the_upsert_path(make_config):
         assert result.count == len(series) and _paths(s) == {"upsert": 1}
         rows = await s.read("energy_data", FAR_PAST, FAR_FUTURE)
     assert len(rows) == len(series) and rows[3].pv_power_w == 5.0
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_an_append_refused_halfway_stores_nothing(make_config, mode):
+    # the append path is one COPY statement, fed as the driver encodes: a value the driver
+    # refuses near the end aborts the statement, and the connection takes the next batch
+    series = energy_series(START, SMALL_BATCH_MAX + 10)
+    bad = series[:-1] + [series[-1].replace(payload={"not json": object()})]
+    async with open_storage(make_config(mode)) as s:
+        backend = s.backends["timescaledb"]
+        with pytest.raises((StorageError, TypeError)):  # the JSON encoder's TypeError, as before
+            await backend.write_batch("energy_data", bad)
+        assert await s.read("energy_data", FAR_PAST, FAR_FUTURE) == []
+        assert (await backend.write_batch("energy_data", series)).inserted == len(series)
+        assert _paths(s) == {"append": 1}
+        assert len(await s.read("energy_data", FAR_PAST, FAR_FUTURE)) == len(series)
 
 
 async def test_large_session_batches_always_upsert(make_config):

@@ -7,22 +7,31 @@ Three paths:
   ...) ON CONFLICT (key) DO UPDATE``, one round trip and one transaction (a single
   statement is atomic). The batch is de-duplicated first (the last record of a key wins),
   since one statement may not touch a row twice.
-* **append** (time series written after everything stored): when the batch has no two
-  records with one key and its earliest time is later than the newest time in the table,
-  no stored row can share a key with it, so it is copied straight into the table
-  (``COPY``, as fast as the driver gets). The primary key still guards the table: if a
-  concurrent writer got there first, the copy fails with a unique violation, rolls back,
-  and the batch takes the upsert path. A retried batch finds its own rows stored (its
-  earliest time is no longer later than the newest) and takes the upsert path too.
+* **append** (time series written after everything stored): when the batch's earliest
+  time is later than the newest time in the table, no stored row can share a key with it,
+  so it is copied straight into the table: one ``COPY`` statement, which is its own
+  transaction (no ``BEGIN``/``COMMIT`` round trips), as fast as the driver gets. The
+  primary key guards the rest: if a concurrent writer got there first, or the batch holds
+  two records with one key, the copy fails with a unique violation, stores nothing, and
+  the batch takes the upsert path (the batch is not searched for repeats beforehand: that
+  would cost every batch a pass over its keys, for the rare one that has them). A retried
+  batch finds its own rows stored (its earliest time is no longer later than the newest)
+  and takes the upsert path too.
 * **upsert** (everything else): ``COPY`` into a temporary table, then
-  ``INSERT ... ON CONFLICT (key) DO UPDATE``; the last of several records with one key wins.
+  ``INSERT ... ON CONFLICT (key) DO UPDATE``, in one transaction; the last of several
+  records with one key wins.
+
+The records reach ``COPY`` as a lazy ``map(astuple, records)``: each becomes the tuple the
+driver encodes only as the driver reaches it, so the batch is never held twice and the
+conversion of the later rows runs while the server already parses the first 512 KB the
+driver sent (``benchmarks/timescaledb_bench.py``; docs/storage-timescaledb.md, "Writes").
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from operator import itemgetter, lt
-from typing import Sequence
+from operator import attrgetter, lt
+from typing import Callable, Iterable, Sequence
 
 import asyncpg
 
@@ -38,18 +47,18 @@ from gdpo_timescaledb.tables import SQL_TYPES, KindTable, quote_ident
 SMALL_BATCH_MAX = 50
 
 
-Row = tuple  # a record's values in FIELDS order (``Record.as_tuple``): what asyncpg binds
+@lru_cache(maxsize=None)
+def key_getter(kind: str) -> Callable[[Record], object]:
+    """The natural key of a record of ``kind``: the value of a one-field key, else a tuple."""
+    return attrgetter(*record_class(kind).SPEC.key)
 
 
-def unique_by_key(kind: str, records: Sequence[Row]) -> tuple[Sequence[Row], bool]:
-    """The rows with one per natural key (the last wins), and whether there were repeats."""
-    cls = record_class(kind)
-    key_of = itemgetter(*(cls.INDEX[k] for k in cls.SPEC.key))
-    keys = list(map(key_of, records))
+def unique_by_key(kind: str, records: Sequence[Record]) -> Sequence[Record]:
+    """The records with one per natural key (the last wins), in their order."""
+    keys = list(map(key_getter(kind), records))
     if all(map(lt, keys, keys[1:])) or len(set(keys)) == len(keys):  # ordered batches skip hashing
-        return records, False
-    by_key = dict(zip(keys, records))  # the last record of a key wins
-    return list(by_key.values()), True
+        return records
+    return list(dict(zip(keys, records)).values())  # the last record of a key wins
 
 
 def appendable(table: KindTable) -> bool:
@@ -57,20 +66,33 @@ def appendable(table: KindTable) -> bool:
     return table.time_column in table.key
 
 
+def as_rows(records: Iterable[Record]) -> Iterable[tuple]:
+    """The records as the tuples the driver binds (values in FIELDS order), made one at a
+    time as the driver takes them."""
+    return map(astuple, records)
+
+
 async def _copy(conn: asyncpg.Connection, table_name: str, schema: str | None, table: KindTable,
-                records: Sequence[Row]) -> None:
-    await conn.copy_records_to_table(table_name, records=records, columns=list(table.columns), schema_name=schema)
+                records: Sequence[Record]) -> None:
+    await conn.copy_records_to_table(table_name, records=as_rows(records), columns=list(table.columns),
+                                     schema_name=schema)
 
 
-async def try_append(conn: asyncpg.Connection, table: KindTable, records: Sequence[Row]) -> bool:
-    """Copy ``records`` straight into the table if they all come after what is stored.
+def earliest(table: KindTable, records: Sequence[Record]):
+    """The earliest time of a batch."""
+    return min(map(attrgetter(table.time_column), records))
+
+
+async def try_append(conn: asyncpg.Connection, table: KindTable, records: Sequence[Record]) -> bool:
+    """Copy ``records`` straight into the table, in one statement, if they all come after
+    what is stored.
 
     Returns False (nothing written) when they do not; raises UniqueViolationError when a
-    concurrent writer stored one of the keys first (the caller's transaction rolls back).
+    stored row or another record of the batch has one of their keys (the statement stores
+    nothing).
     """
-    batch_min = min(map(itemgetter(record_class(table.kind).INDEX[table.time_column]), records))
     newest = await conn.fetchval(f"SELECT max({quote_ident(table.time_column)}) FROM {table.qualified}")
-    if newest is not None and batch_min <= newest:
+    if newest is not None and earliest(table, records) <= newest:
         return False
     await _copy(conn, table.kind, table.schema, table, records)
     return True
@@ -111,12 +133,12 @@ def small_insert_sql(table: KindTable) -> str:
     return _counting_insert(table, f"* FROM unnest({arrays})")
 
 
-async def small_upsert(conn: asyncpg.Connection, table: KindTable, records: Sequence[Row]) -> int:
+async def small_upsert(conn: asyncpg.Connection, table: KindTable, records: Sequence[Record]) -> int:
     """Upsert a few records (no two with one key) in one statement; returns new keys."""
-    return await conn.fetchval(small_insert_sql(table), *map(list, zip(*records)))
+    return await conn.fetchval(small_insert_sql(table), *map(list, zip(*as_rows(records))))
 
 
-async def upsert(conn: asyncpg.Connection, table: KindTable, records: Sequence[Row]) -> int:
+async def upsert(conn: asyncpg.Connection, table: KindTable, records: Sequence[Record]) -> int:
     """COPY into a temporary table, then INSERT ... ON CONFLICT DO UPDATE; returns new keys."""
     stage = _stage_name(table)
     await conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {quote_ident(stage)} "
@@ -131,18 +153,16 @@ async def write_batch(conn: asyncpg.Connection, table: KindTable,
     (``small``, ``append`` or ``upsert``)."""
     if not records:
         return WriteResult(table.kind, 0, 0), "none"
-    rows, repeated = unique_by_key(table.kind, list(map(astuple, records)))
-    if len(rows) <= SMALL_BATCH_MAX:
-        return WriteResult(table.kind, len(rows), await small_upsert(conn, table, rows)), "small"
-    if appendable(table) and not repeated:
+    if len(records) > SMALL_BATCH_MAX and appendable(table):
         try:
-            async with conn.transaction():
-                if await try_append(conn, table, rows):
-                    return WriteResult(table.kind, len(rows), len(rows)), "append"
-                inserted = await upsert(conn, table, rows)
-            return WriteResult(table.kind, len(rows), inserted), "upsert"
+            if await try_append(conn, table, records):
+                return WriteResult(table.kind, len(records), len(records)), "append"
         except asyncpg.UniqueViolationError:
-            pass  # a concurrent writer stored some of these keys first: upsert instead
+            pass  # stored by a concurrent writer first, or repeated in the batch: upsert instead
+    records = unique_by_key(table.kind, records)
+    n = len(records)
+    if n <= SMALL_BATCH_MAX:
+        return WriteResult(table.kind, n, await small_upsert(conn, table, records)), "small"
     async with conn.transaction():
-        inserted = await upsert(conn, table, rows)
-    return WriteResult(table.kind, len(rows), inserted), "upsert"
+        inserted = await upsert(conn, table, records)
+    return WriteResult(table.kind, n, inserted), "upsert"
