@@ -151,8 +151,10 @@ def _map_decision(obj, clock):
     selling = is_selling_decision(obj)
     dtype = "selling" if selling else "charging"
     energy = obj.get("energy_kwh", obj.get("energy_sold_kwh") if selling else None)
+    ts = clock.to_utc(obj.get("timestamp"), "coordinator_decisions")
     return [CoordinatorDecision.validate({
-        "ts": clock.to_utc(obj.get("timestamp"), "coordinator_decisions"),
+        "ts": ts,
+        "decision_id": f"{dtype}:{ts.isoformat()}",  # the kind's own default, given: one msgspec.convert
         "decision_type": dtype,
         "action": col(obj.get("action")) or (obj.get("decision") if selling else None),
         "reason": col(obj.get("reason", obj.get("reasoning"))),
