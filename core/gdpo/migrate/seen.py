@@ -77,6 +77,8 @@ class SeenDigests:
 
     async def contains(self, kind: str, key_hashes: Iterable[int]) -> set[int]:
         """The subset of ``key_hashes`` that has been recorded for ``kind``."""
+        if self._db is None:  # in memory only: one set operation
+            return self.memory.get(kind, {}).keys() & key_hashes
         found, _ = await self.lookup(kind, key_hashes)
         return set(found)
 
