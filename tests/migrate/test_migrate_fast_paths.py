@@ -29,6 +29,10 @@ def test_digest_ignores_key_order_and_sees_every_value():
     assert digest({"l": [1, 2]}) != digest({"l": [2, 1]})
     assert digest({"l": [1, 2]}) != digest({"l": {"1": 2}})
     assert digest({"z": -0.0}) == digest({"z": 0.0}) != digest({"z": 0.5})
+    # what TimescaleDB's jsonb gives back for large floats: the integer they equal
+    assert digest({"big": 1e16, "l": [-2.5e17]}) == digest({"big": 10**16, "l": [-25 * 10**16]})
+    assert digest({"huge": 1.5e300}) == digest({"huge": int(1.5e300)}) != digest({"huge": 1.4e300})
+    assert digest({"n": 9.5e15}) != digest({"n": 9_500_000_000_000_000})  # jsonb keeps it a float
     assert record_digest(base.replace(pv_power_w=-0.0)) == record_digest(base.replace(pv_power_w=0.0))
 
 
@@ -214,3 +218,20 @@ def test_energy_array_by_columns_gives_up_on_rows_of_other_shapes():
     for odd in ([*rows[:2], {**rows[2], "extra": 1}], [rows[0], {"timestamp": rows[1]["timestamp"]}],
                 [rows[0], [1, 2, 3, 4, 5]], [{**r, "payload": {}} for r in rows], [{**r, "_gdpo": {}} for r in rows]):
         assert energy_from_flat_rows(odd, LocalClock()) is None
+
+
+async def test_numbers_a_backend_respells_still_validate(tmp_path, target_spec):
+    """-0.0, floats of 1e16 and more (TimescaleDB's jsonb gives them back as integers) and
+    reordered keys: every target validates, and a second run finds every record present."""
+    from gdpo.migrate.runner import MigrationOptions, migrate
+
+    energy = tmp_path / "tree" / "out" / "energy_data"
+    energy.mkdir(parents=True)
+    rows = [{"timestamp": f"2025-11-22T12:0{i}:00", "battery_current": -0.0, "pv_power": 0.0,
+             "meter_wh": 1.5e16 + i * 1e16, "nested": {"b": -0.0, "a": [2e20, 1.0]}} for i in range(3)]
+    (energy / "energy_data_2025-11-22.json").write_text(json.dumps(rows))
+    first = await migrate(MigrationOptions(source=f"json_legacy:{tmp_path / 'tree'}", target=target_spec))
+    assert first["checksums_match"] is True and first["per_kind"]["energy_data"]["written"] == 3
+    again = await migrate(MigrationOptions(source=f"json_legacy:{tmp_path / 'tree'}", target=target_spec))
+    assert again["checksums_match"] is True and again["per_kind"]["energy_data"]["already_present"] == 3
+    assert again["checksums"] == first["checksums"]  # stable across runs
