@@ -20,8 +20,8 @@ import functools
 import secrets
 import time
 from collections import Counter
-from operator import attrgetter
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
