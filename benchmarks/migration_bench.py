@@ -195,8 +195,8 @@ def main() -> None:
         print(f"per-file overhead beyond the parse: {(r['migrate_s'] - r['parse_s']) / files * 1e6:.0f} µs "
               f"({files} files)")
         if "ratio" in r:
-            print(f"physical limit: parse {r['parse_s']:.3f}s + raw sqlite3 insert {r['insert_s']:.3f}s + raw read-back "
-                  f"{r['read_s']:.3f}s ({r['rows']} rows) = {r['limit_s']:.3f}s")
+            print(f"physical limit: parse {r['parse_s']:.3f}s + raw sqlite3 insert {r['insert_s']:.3f}s + raw "
+                  f"read-back {r['read_s']:.3f}s ({r['rows']} rows) = {r['limit_s']:.3f}s")
             each = ", ".join(f"{x['ratio']:.2f}x" for x in rounds)
             print(f"ratio migration / physical limit: {r['ratio']:.2f}x  (target <= 2.0; rounds: {each}); "
                   f"per-file overhead beyond the limit: {(r['migrate_s'] - r['limit_s']) / files * 1e6:.0f} µs")

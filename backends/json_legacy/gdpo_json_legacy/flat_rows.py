@@ -1,16 +1,17 @@
 """Flat energy rows (composite-era / DAL shapes I and J): one row, or a whole day's array at once.
 
 :func:`energy_from_flat_row` maps one row. :func:`energy_from_flat_rows` maps a list of rows
-that all have the same keys in the same order (what every legacy writer produced: 1,440 rows
-a day) column by column: each column is picked out, its ``"Unknown"`` turned into None and
-its GoodWe sign turned in one pass, the timestamps converted together
-(:meth:`LocalClock.many_to_utc`), each column validated by one ``msgspec.convert`` against
-its field's type (the constraints a whole row's conversion applies to that field), and the
-records built from the checked columns. Anything unusual in the list (rows with different keys, an envelope, a ``payload`` key,
-a value of a type a signed column does not hold, a value validation refuses, a timestamp in
-another spelling or on a DST night) makes it return None, with the clock untouched, and the
-caller maps the rows one by one: the records and every error are exactly those
-of :func:`energy_from_flat_row` (``tests/migrate/test_migrate_fast_paths.py``).
+that all have the same keys (what every legacy writer produced: 1,440 rows a day) column by
+column: each column is picked out, its ``"Unknown"`` turned into None and its GoodWe sign
+turned in one pass, the timestamps converted together (:meth:`LocalClock.many_to_utc`), each
+column validated by one ``msgspec.convert`` against its field's type (the constraints a
+whole row's conversion applies to that field), and the records built from the checked
+columns. Anything unusual in the list (rows with other keys, or two or more payload keys in
+another order; an envelope or a ``payload`` key; a value of a type a signed column does not
+hold, a value validation refuses, a timestamp in another spelling or on a DST night) makes
+it return None, with the clock untouched, and the caller maps the rows one by one: the
+records and every error are exactly those of :func:`energy_from_flat_row`
+(``tests/migrate/test_migrate_fast_paths.py``).
 """
 
 from __future__ import annotations

@@ -34,8 +34,10 @@ class Progress:
         self.enabled = bool(total) and bool(getattr(self.stream, "isatty", lambda: False)())
         self.total, self.label = total, label
         self._done = 0
-        self._bar = _bar_class()(total=total, unit=f" {label}", file=self.stream, mininterval=min_interval_s, ascii="-#",
-                         bar_format=BAR_FORMAT, dynamic_ncols=False, leave=True) if self.enabled else None
+        self._bar = None
+        if self.enabled:
+            self._bar = _bar_class()(total=total, unit=f" {label}", file=self.stream, mininterval=min_interval_s,
+                                     ascii="-#", bar_format=BAR_FORMAT, dynamic_ncols=False, leave=True)
 
     @property
     def done(self) -> int:

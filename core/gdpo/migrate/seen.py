@@ -8,8 +8,8 @@ SQLite file (created 0600 in a private temporary directory, removed at close), a
 stays bounded however large the tree.
 
 Keys are Python hashes of natural keys (only meaningful inside one process: they are never
-stored beyond it); digests are the stable ones of ``gdpo.migrate.checksum``. All methods that may touch the file are coroutines
-that run it in one worker thread, off the event loop.
+kept beyond it); digests are the stable ones of ``gdpo.migrate.checksum``. All methods that
+may touch the file are coroutines that run it in one worker thread, off the event loop.
 """
 
 from __future__ import annotations
