@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from gdpo.migrate.checksum import frozen, key_getter, record_digest
+from gdpo.migrate.checksum import digests, key_getter, record_digest
 from gdpo_json_legacy.mapping import energy_from_flat_row
 from gdpo_json_legacy.localtime import WARSAW, LocalClock
 from gdpo.storage import UTC, EnergyData, record_class
@@ -16,13 +16,50 @@ from gdpo.storage.testkit import full_record
 from gdpo_sqlite.codec import text_to_json
 
 
-def test_frozen_ignores_key_order_and_sees_every_value():
+def test_digest_ignores_key_order_and_sees_every_value():
+    base = full_record("energy_data", 1)
+
+    def digest(payload):
+        return record_digest(base.replace(payload=payload))
+
     a = {"x": 1, "nested": {"p": [1, {"q": "r"}], "s": None}, "t": "u"}
     b = json.loads('{"t": "u", "nested": {"s": null, "p": [1, {"q": "r"}]}, "x": 1}')
-    assert frozen(a) == frozen(b) and hash(frozen(a)) == hash(frozen(b))
-    assert frozen(a) != frozen({**a, "t": "v"})
-    assert frozen({"l": [1, 2]}) != frozen({"l": [2, 1]})
-    assert frozen({"l": [1, 2]}) != frozen({"l": {"1": 2}})
+    assert digest(a) == digest(b)
+    assert digest(a) != digest({**a, "t": "v"})
+    assert digest({"l": [1, 2]}) != digest({"l": [2, 1]})
+    assert digest({"l": [1, 2]}) != digest({"l": {"1": 2}})
+    assert digest({"z": -0.0}) == digest({"z": 0.0}) != digest({"z": 0.5})
+    # what TimescaleDB's jsonb gives back for large floats: the integer they equal
+    assert digest({"big": 1e16, "l": [-2.5e17]}) == digest({"big": 10**16, "l": [-25 * 10**16]})
+    assert digest({"huge": 1.5e300}) == digest({"huge": int(1.5e300)}) != digest({"huge": 1.4e300})
+    assert digest({"n": 9.5e15}) != digest({"n": 9_500_000_000_000_000})  # jsonb keeps it a float
+    assert record_digest(base.replace(pv_power_w=-0.0)) == record_digest(base.replace(pv_power_w=0.0))
+
+
+def test_digest_is_stable_across_processes_and_batches():
+    """The same record gives the same digest in another interpreter (no per-process hash seed)."""
+    import subprocess
+    import sys
+
+    record = full_record("coordinator_decisions", 3)
+    code = ("from gdpo.storage.testkit import full_record; from gdpo.migrate.checksum import record_digest; "
+            "print(record_digest(full_record('coordinator_decisions', 3)))")
+    for seed in ("1", "2"):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={**__import__("os").environ, "PYTHONHASHSEED": seed})
+        assert int(out.stdout) == record_digest(record)
+    records = [full_record(kind, i) for kind in KIND_NAMES for i in range(3)]
+    assert digests(records) == [record_digest(r) for r in records]
+
+
+def test_digest_of_values_msgpack_cannot_encode_is_still_canonical():
+    base = full_record("energy_data", 1)
+    odd = [{1: "a", "b": 2}, {"big": 10**30}, {"obj": _dt.timedelta(seconds=5)}]
+    for payload in odd:
+        again = dict(reversed(list(payload.items())))
+        assert record_digest(base.replace(payload=payload)) == record_digest(base.replace(payload=again))
+        assert record_digest(base.replace(payload=payload)) != record_digest(base)
+    assert digests([base.replace(payload=p) for p in odd]) == [record_digest(base.replace(payload=p)) for p in odd]
 
 
 @pytest.mark.parametrize("kind", KIND_NAMES)
@@ -137,3 +174,64 @@ def test_hour_caches_stay_bounded_over_many_years():
             assert got == local.replace(tzinfo=WARSAW).astimezone(UTC)
     for cache in (legacy_time._ORDINARY_HOURS, legacy_time._HOUR_OFFSETS):
         assert len(cache) <= legacy_time.MAX_CACHED_HOURS
+
+
+def _rows(key, value, timestamp="2025-11-22T12:00:00"):
+    base = {"timestamp": "2025-11-22T11:00:00", **{k: 12.5 for k in FLAT_KEYS}, "battery_soc": 55,
+            "grid_power": -2564, "battery_current": -10.8, "tariff_zone": "peak", "grid_frequency": None,
+            "inverter_mode": "general"}
+    odd = {**base, "timestamp": timestamp, key: value}
+    rows = [base, {**base, "timestamp": "2025-11-22 11:30:00.500000"}, odd]
+    return [dict(row) for row in rows]
+
+
+@pytest.mark.parametrize("key", FLAT_KEYS)
+def test_energy_array_by_columns_maps_like_row_by_row(key):
+    from gdpo_json_legacy import mapping
+
+    for value in ODD_ROW_VALUES:
+        rows = _rows(key, value)
+        assert _mapped(mapping._map_flat_rows, rows) == _mapped(mapping._map_flat_items, rows), (key, value)
+
+
+@pytest.mark.parametrize("timestamp", TIMESTAMPS + ["2025-10-26T02:30:00.000001", "2025-10-26 02:30:00"])
+def test_energy_array_by_columns_converts_times_like_row_by_row(timestamp):
+    from gdpo_json_legacy import mapping
+
+    rows = _rows("pv_power", 100, timestamp)
+    assert _mapped(mapping._map_flat_rows, rows) == _mapped(mapping._map_flat_items, rows)
+    wrapper = {"data": rows, "record_count": len(rows)}
+    assert _mapped(mapping._map_energy_wrapper, wrapper) == _mapped(
+        lambda obj, clock: [energy_from_flat_row(r, clock) for r in obj["data"]], wrapper)
+
+
+def test_energy_array_by_columns_gives_up_on_rows_of_other_shapes():
+    from gdpo_json_legacy.flat_rows import energy_from_flat_rows
+
+    rows = _rows("pv_power", 1)
+    assert energy_from_flat_rows(rows, LocalClock()) is not None
+    one_extra = [{k: v for k, v in r.items() if k != "inverter_mode"} for r in rows]
+    one_extra[1] = dict(reversed(list(one_extra[1].items())))
+    assert energy_from_flat_rows(one_extra, LocalClock()) is not None  # one payload key: order cannot matter
+    shuffled = [rows[0], dict(reversed(list(rows[1].items()))), rows[2]]
+    assert energy_from_flat_rows(shuffled, LocalClock()) is None  # the payload's key order would differ
+    for odd in ([*rows[:2], {**rows[2], "extra": 1}], [rows[0], {"timestamp": rows[1]["timestamp"]}],
+                [rows[0], [1, 2, 3, 4, 5]], [{**r, "payload": {}} for r in rows], [{**r, "_gdpo": {}} for r in rows]):
+        assert energy_from_flat_rows(odd, LocalClock()) is None
+
+
+async def test_numbers_a_backend_respells_still_validate(tmp_path, target_spec):
+    """-0.0, floats of 1e16 and more (TimescaleDB's jsonb gives them back as integers) and
+    reordered keys: every target validates, and a second run finds every record present."""
+    from gdpo.migrate.runner import MigrationOptions, migrate
+
+    energy = tmp_path / "tree" / "out" / "energy_data"
+    energy.mkdir(parents=True)
+    rows = [{"timestamp": f"2025-11-22T12:0{i}:00", "battery_current": -0.0, "pv_power": 0.0,
+             "meter_wh": 1.5e16 + i * 1e16, "nested": {"b": -0.0, "a": [2e20, 1.0]}} for i in range(3)]
+    (energy / "energy_data_2025-11-22.json").write_text(json.dumps(rows))
+    first = await migrate(MigrationOptions(source=f"json_legacy:{tmp_path / 'tree'}", target=target_spec))
+    assert first["checksums_match"] is True and first["per_kind"]["energy_data"]["written"] == 3
+    again = await migrate(MigrationOptions(source=f"json_legacy:{tmp_path / 'tree'}", target=target_spec))
+    assert again["checksums_match"] is True and again["per_kind"]["energy_data"]["already_present"] == 3
+    assert again["checksums"] == first["checksums"]  # stable across runs

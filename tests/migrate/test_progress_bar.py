@@ -21,7 +21,8 @@ def test_the_bar_fills_and_ends_its_line():
         p.advance()
     p.close()
     frames = [f for f in stream.getvalue().split("\r") if f]
-    assert re.fullmatch(r"\[#{30}\] 4/4 files  [\d.,]+ files/s  0s left \n", frames[-1]), frames[-1]
+    # tqdm pads the last frame with spaces when the one before it was longer (a longer rate)
+    assert re.fullmatch(r"\[#{30}\] 4/4 files  [\d.,]+ files/s  0s left +\n", frames[-1]), frames[-1]
     assert any(f.startswith("[" + "#" * 15 + "-" * 15 + "] 2/4 files  ") for f in frames), frames
     assert p.done == 4
 

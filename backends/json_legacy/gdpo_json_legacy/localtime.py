@@ -11,6 +11,8 @@ counts every ambiguous record for the report.
 from __future__ import annotations
 
 import datetime as _dt
+from itertools import repeat
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from gdpo.storage import UTC
@@ -56,6 +58,10 @@ def _remember(cache: dict, key, value):
 
 
 _NAIVE_LENGTHS = (19, 26)  # "YYYY-MM-DDTHH:MM:SS" and with ".ffffff"
+_NAIVE_LENGTH_SET = frozenset(_NAIVE_LENGTHS)
+_SEPARATORS = frozenset("T ")
+_SEPARATOR_AT = itemgetter(10)
+_HOUR_PREFIX = itemgetter(slice(0, 13))
 
 
 def _hour_key(value) -> str | None:
@@ -63,6 +69,17 @@ def _hour_key(value) -> str | None:
     if type(value) is str and len(value) in _NAIVE_LENGTHS and value[10] in "T ":
         return value[:13]
     return None
+
+
+def _learn_hour(hour_key: str) -> None:
+    """Cache the offset of the local hour ``"YYYY-MM-DDTHH"`` when it happens exactly once."""
+    try:
+        local = _FROMISO(hour_key + ":00:00")
+    except ValueError:
+        return  # not an hour: the value is converted (and refused) one by one
+    first_off, second_off, _ = _hour_info(local)
+    if first_off == second_off:
+        _remember(_ORDINARY_HOURS, hour_key, first_off)
 
 
 def _hour_info(local: _dt.datetime) -> tuple:
@@ -137,6 +154,26 @@ class LocalClock:
         if kind and is_ambiguous(dt):
             self.ambiguous.append((kind, second))
         return local_to_utc(dt, second)
+
+    def many_to_utc(self, values, kind: str = "") -> list[_dt.datetime] | None:
+        """:meth:`to_utc` of every value in one pass, when every value is in the plain naive
+        spelling and in an hour that happens exactly once (no DST night, nothing to count);
+        otherwise None, and nothing about the clock has changed (convert them one by one)."""
+        try:
+            if not (set(map(len, values)) <= _NAIVE_LENGTH_SET and set(map(_SEPARATOR_AT, values)) <= _SEPARATORS):
+                return None
+            ordinary = _ORDINARY_HOURS
+            hour_keys = set(map(_HOUR_PREFIX, values))
+            for hour_key in hour_keys - ordinary.keys():
+                _learn_hour(hour_key)
+            offsets = {ordinary[k] for k in hour_keys}
+            # parsed as UTC then shifted: cheaper than datetime.replace(tzinfo=...)
+            shifted = list(map(_FROMISO, map(str.__add__, values, repeat("+00:00"))))
+            if len(offsets) == 1:  # one offset for the whole list (every day but the two DST days)
+                return list(map(_dt.datetime.__sub__, shifted, repeat(offsets.pop())))
+            return [t - ordinary[v[:13]] for t, v in zip(shifted, values)]
+        except (TypeError, KeyError, ValueError, IndexError):
+            return None
 
     def occurrence(self, local: _dt.datetime, track: bool = True) -> bool:
         """Whether naive ``local`` is the second occurrence under this file's order."""

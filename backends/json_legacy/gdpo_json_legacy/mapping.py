@@ -18,11 +18,13 @@ from gdpo.storage import (BatterySellingSession, ChargingSession, CoordinatorDec
                           PriceForecast, PvForecast, Record, SystemState)
 
 from gdpo_json_legacy.exact import ENVELOPE_KEY, from_envelope
+from gdpo_json_legacy.flat_rows import (  # noqa: F401  (FLAT_ENERGY_KEYS, PAYLOAD_KEY: re-exported)
+    FLAT_ENERGY_KEYS, PAYLOAD_KEY, UNKNOWN, energy_from_flat_row, energy_from_flat_rows,
+)
 from gdpo_json_legacy.localtime import LocalClock, parse_naive_or_aware
 
 Mapper = Callable[[Any, LocalClock], list[Record]]
 
-UNKNOWN = "Unknown"
 PRICE_HISTORY_SOURCE = "legacy-price-history"
 PV_FORECAST_SOURCE = "legacy-pv-forecast"
 _DATE_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -92,55 +94,6 @@ def energy_from_comprehensive(obj: dict, clock: LocalClock, *, ts=None) -> Energ
     })
 
 
-# legacy flat-row key -> (column, GoodWe-signed?)
-FLAT_ENERGY_KEYS: dict[str, tuple[str, bool]] = {
-    "battery_soc": ("battery_soc_pct", False),
-    "pv_power": ("pv_power_w", False),
-    "grid_power": ("grid_power_w", True),
-    "house_consumption": ("house_consumption_w", False),
-    "battery_power": ("battery_power_w", True),
-    "grid_voltage": ("grid_voltage_v", False),
-    "battery_voltage": ("battery_voltage_v", False),
-    "battery_current": ("battery_current_a", True),
-    "battery_temperature": ("battery_temp_c", False),
-    "price_pln": ("price_pln_kwh", False),
-    # columns the composite-era rows lacked: written by gdpo export under their own names
-    "grid_import_total_kwh": ("grid_import_total_kwh", False),
-    "grid_export_total_kwh": ("grid_export_total_kwh", False),
-    "pv_energy_today_kwh": ("pv_energy_today_kwh", False),
-    "house_consumption_total_kwh": ("house_consumption_total_kwh", False),
-    "tariff_zone": ("tariff_zone", False),
-}
-PAYLOAD_KEY = "payload"
-_FLAT_COLUMN_OF = FLAT_ENERGY_KEYS.get
-
-
-def energy_from_flat_row(row: dict, clock: LocalClock) -> EnergyData:
-    """One flat composite-era / DAL energy row (I, J): its columns renamed, ``"Unknown"`` ->
-    None, GoodWe signs turned, every other key into payload; validated as ``EnergyData``
-    (msgspec converts the common row in one C call)."""
-    if ENVELOPE_KEY in row:
-        return from_envelope(row[ENVELOPE_KEY])
-    values: dict[str, Any] = {"ts": clock.to_utc(row.get("timestamp"), "energy_data")}
-    payload: dict[str, Any] = {}
-    column_of = _FLAT_COLUMN_OF
-    for key, value in row.items():
-        spec = column_of(key)
-        if spec is not None:  # col() and neg() inlined: this loop runs for every legacy energy row
-            if value == UNKNOWN:
-                value = None
-            elif spec[1] and value and type(value) in (int, float):
-                value = -value
-            values[spec[0]] = value
-        elif key == PAYLOAD_KEY and isinstance(value, dict):
-            payload.update(value)
-        elif key != "timestamp":
-            payload[key] = value
-    values["payload"] = payload
-    return EnergyData.validate(values)
-
-
-
 def _map_comprehensive(obj, clock):
     return [energy_from_comprehensive(obj, clock)]
 
@@ -150,7 +103,11 @@ def _map_flat_row(obj, clock):
 
 
 def _map_energy_wrapper(obj, clock):
-    return [energy_from_flat_row(_need_dict(row, i), clock) for i, row in enumerate(obj["data"])]
+    rows = obj["data"]
+    records = energy_from_flat_rows(rows, clock)
+    if records is not None:
+        return records
+    return [energy_from_flat_row(_need_dict(row, i), clock) for i, row in enumerate(rows)]
 
 
 # --------------------------------------------------------------------------- state
@@ -194,8 +151,10 @@ def _map_decision(obj, clock):
     selling = is_selling_decision(obj)
     dtype = "selling" if selling else "charging"
     energy = obj.get("energy_kwh", obj.get("energy_sold_kwh") if selling else None)
+    ts = clock.to_utc(obj.get("timestamp"), "coordinator_decisions")
     return [CoordinatorDecision.validate({
-        "ts": clock.to_utc(obj.get("timestamp"), "coordinator_decisions"),
+        "ts": ts,
+        "decision_id": f"{dtype}:{ts.isoformat()}",  # the kind's own default, given: one msgspec.convert
         "decision_type": dtype,
         "action": col(obj.get("action")) or (obj.get("decision") if selling else None),
         "reason": col(obj.get("reason", obj.get("reasoning"))),
@@ -502,7 +461,15 @@ def _classify_list(items: list) -> Shape | None:
     if shape is None or shape.mapper is None:
         return None
     label = {"D1": "D3", "I-row": "I", "B-session": "F1"}.get(shape.label, shape.label + "[]")
+    if label == "I":
+        return Shape(label, _map_flat_rows)
     return Shape(label, _list_mapper(shape.mapper))
+
+
+def _map_flat_rows(items, clock):
+    """An array of flat energy rows (I): column by column, or row by row when it is unusual."""
+    records = energy_from_flat_rows(items, clock)
+    return records if records is not None else _map_flat_items(items, clock)
 
 
 def _list_mapper(item_mapper: Mapper) -> Mapper:
@@ -522,3 +489,6 @@ def _list_mapper(item_mapper: Mapper) -> Mapper:
         return out
 
     return map_items
+
+
+_map_flat_items = _list_mapper(_map_flat_row)

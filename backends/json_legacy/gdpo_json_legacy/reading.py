@@ -62,8 +62,16 @@ def read_legacy_bytes(data: bytes, rel: str) -> FileOutcome:
     if data.startswith(BOM):
         data = data[len(BOM):]
         out.notes.append("UTF-8 byte-order mark ignored")
-    if not data.strip():
+    if not data or data.isspace():
         return out.quarantine("empty file" if not data else "file holds only whitespace")
+    if data.isascii():  # what the legacy writers wrote (json.dumps escapes the rest): no text copy
+        try:
+            doc = _fast_decode(data)
+        except _FAST_ERRORS:
+            pass  # NDJSON, damage or what only the json module reads: the reference path below
+        else:
+            _map_document(doc, out)
+            return out
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -7,18 +7,23 @@ when the stream is not a terminal (a pipe, a log file, a test's captured output)
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import TextIO
-
-from tqdm import tqdm
 
 BAR_FORMAT = "[{bar:30}] {n}/{total}{unit}  {rate_noinv_fmt}  {remaining_s:,.0f}s left "
 
 
-class _Bar(tqdm):
-    """tqdm without its monitor thread (the redraw throttle is enough for one bar)."""
+@functools.lru_cache(maxsize=1)
+def _bar_class():
+    """tqdm without its monitor thread (the redraw throttle is enough for one bar); tqdm,
+    and the multiprocessing lock it makes, is imported only when a bar is drawn."""
+    from tqdm import tqdm
 
-    monitor_interval = 0
+    class _Bar(tqdm):
+        monitor_interval = 0
+
+    return _Bar
 
 
 class Progress:
@@ -28,22 +33,25 @@ class Progress:
         self.stream = stream or sys.stdout
         self.enabled = bool(total) and bool(getattr(self.stream, "isatty", lambda: False)())
         self.total, self.label = total, label
-        self._bar = _Bar(total=total, unit=f" {label}", file=self.stream, disable=not self.enabled,
-                         mininterval=min_interval_s, ascii="-#", bar_format=BAR_FORMAT,
-                         dynamic_ncols=False, leave=True)
+        self._done = 0
+        self._bar = None
+        if self.enabled:
+            self._bar = _bar_class()(total=total, unit=f" {label}", file=self.stream, mininterval=min_interval_s,
+                                     ascii="-#", bar_format=BAR_FORMAT, dynamic_ncols=False, leave=True)
 
     @property
     def done(self) -> int:
         """Items counted so far."""
-        return self._bar.n
+        return self._bar.n if self._bar is not None else self._done
 
     def advance(self, n: int = 1) -> None:
         """Count ``n`` more items done and redraw (at most every ``min_interval_s``)."""
-        if self.enabled:
+        if self._bar is not None:
             self._bar.update(n)
         else:
-            self._bar.n += n
+            self._done += n
 
     def close(self) -> None:
         """Draw the final state and end the line of the bar."""
-        self._bar.close()
+        if self._bar is not None:
+            self._bar.close()

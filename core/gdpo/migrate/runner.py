@@ -21,19 +21,20 @@ import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from gdpo.config import ConfigError
 from gdpo.migrate import DEFAULT_BATCH_SIZE
-from gdpo.migrate.checksum import combine, key_getter, record_digest
+from gdpo.migrate.checksum import combine, digests, key_getter
 from gdpo.migrate.progress import Progress
 from gdpo.migrate.report import exit_code_for, report_json
 from gdpo.migrate.rollup_copy import RollupCopy, RollupSource
 from gdpo.migrate.seen import DEFAULT_MAX_IN_MEMORY, SeenDigests
 from gdpo.migrate.sources import all_kinds, iter_storage_records, kind_bounds
 from gdpo.migrate.specs import BackendSpec, parse_spec, same_location
-from gdpo.storage import Record, Storage, local_midnight_utc, open_storage
+from gdpo.storage import Record, Storage, local_midnight_utc, open_storage, record_class
 from gdpo.storage.durable import atomic_write
 from gdpo.storage.provenance import SourceArchive, SourceChecks, SourceProvenance
 from gdpo.storage.records import LOCAL_TZ_NAME, UTC
@@ -97,8 +98,8 @@ class _Sink:
                  seen: SeenDigests):
         self.target, self.dry_run, self.batch_size, self.stats = target, dry_run, batch_size, stats
         self.seen = seen
-        # kind -> natural key -> (record, hash of the key, digest of the record)
-        self.buffers: dict[str, dict] = {}
+        # kind -> records not yet settled (fewer than batch_size)
+        self.buffers: dict[str, list[Record]] = {}
         self.write_s = 0.0
         self.target_spans: dict[str, tuple | None] = {}
         # kind -> natural key -> a record that differs from the target's version of it: written
@@ -120,65 +121,93 @@ class _Sink:
             (oldest,) = await self.target.read(kind, lo, hi, limit=1)
             self.target_spans[kind] = (oldest.time, newest.time)
 
-    def add(self, record: Record) -> bool:
-        """Count and buffer ``record``; True when its kind's buffer is full (flush it).
+    async def put(self, kind: str, records: list[Record]) -> None:
+        """Buffer ``records`` of ``kind`` and flush every full batch of ``batch_size``.
 
-        The same key twice in one buffer is settled here; a key seen in an earlier batch is
-        settled when the batch is flushed (see :meth:`flush`)."""
-        kind = record.KIND
-        st = self.stats[kind]
-        st.read += 1
-        key = key_getter(kind)(record)
-        digest = record_digest(record)
+        Everything else (counts, duplicates, the keys seen before, the target) is settled
+        batch by batch when a batch is flushed."""
         buf = self.buffers.get(kind)
         if buf is None:
-            buf = self.buffers[kind] = {}
-        prev = buf.get(key)
-        if prev is not None:
-            st.duplicates += 1
-            if prev[2] == digest:
-                return False
-        buf[key] = (record, hash(key), digest)
-        t = record.time
-        if st.first is None or t < st.first:
-            st.first = t
-        if st.last is None or t > st.last:
-            st.last = t
-        return len(buf) >= self.batch_size
+            buf = self.buffers[kind] = []
+        buf.extend(records)
+        size = self.batch_size
+        while len(buf) >= size:
+            batch = buf[:size]
+            del buf[:size]
+            await self._flush_batch(kind, batch)
+
+    def _settle_batch(self, kind: str, records: list[Record]) -> tuple[list, list[Record], list[int]]:
+        """Count a batch and drop its repeated keys (the last version of a key wins): its
+        distinct keys, their records and their digests."""
+        st = self.stats[kind]
+        st.read += len(records)
+        times = list(map(_time_getter(kind), records))
+        lo, hi = min(times), max(times)
+        if st.first is None or lo < st.first:
+            st.first = lo
+        if st.last is None or hi > st.last:
+            st.last = hi
+        keys = list(map(key_getter(kind), records))
+        last = dict(zip(keys, range(len(keys))))
+        if len(last) != len(keys):
+            st.duplicates += len(keys) - len(last)
+            keys, records = list(last), [records[i] for i in last.values()]
+        return keys, records, digests(records)
 
     async def flush(self, kind: str) -> None:
-        """Settle the buffered records of ``kind`` against the keys seen before, compare them
-        with the target and write what it lacks (one write)."""
+        """Flush what is buffered of ``kind`` (see :meth:`_flush_batch`)."""
         buf = self.buffers.pop(kind, None)
-        if not buf:
-            return
+        if buf:
+            await self._flush_batch(kind, buf)
+
+    async def _flush_batch(self, kind: str, buf: list[Record]) -> None:
+        """Settle a batch of ``kind`` against the keys seen before, compare it with the
+        target and write what it lacks (one write)."""
         t0 = time.perf_counter()
         st = self.stats[kind]
-        seen, in_file = await self.seen.lookup(kind, [entry[1] for entry in buf.values()])
-        winners: dict[int, int] = {}
-        fresh: dict = {}
-        for key, (record, key_hash, digest) in buf.items():
-            prev = seen.get(key_hash)
-            if prev is None:
-                st.distinct += 1
-            else:
-                st.duplicates += 1
-                if prev == digest:
-                    continue  # the same record again (another file had it): nothing to do
-            winners[key_hash] = digest
-            fresh[key] = record
+        keys, records, digs = self._settle_batch(kind, buf)
+        key_hashes = list(map(hash, keys))
+        seen, in_file = await self.seen.lookup(kind, key_hashes)
+        if not seen:  # every key is new (the common case): no per-record work
+            st.distinct += len(keys)
+            winners = dict(zip(key_hashes, digs))
+            fresh = dict(zip(keys, records))
+        else:
+            winners, fresh = {}, {}
+            for key, record, key_hash, digest in zip(keys, records, key_hashes, digs):
+                prev = seen.get(key_hash)
+                if prev is None:
+                    st.distinct += 1
+                else:
+                    st.duplicates += 1
+                    if prev == digest:
+                        continue  # the same record again (another file had it): nothing to do
+                winners[key_hash] = digest
+                fresh[key] = record
         await self.seen.record(kind, winners, in_file & winners.keys())
-        existing: dict = {}
+        todo = await self._compare(kind, fresh)
+        await self._write(kind, todo)
+        self.write_s += time.perf_counter() - t0
+
+    async def _compare(self, kind: str, fresh: dict) -> list[Record]:
+        """The records of ``fresh`` (key -> record) the target lacks; those it holds in another
+        version are held back in ``differing`` (see :meth:`flush_all`)."""
+        st = self.stats[kind]
+        differing = self.differing.setdefault(kind, {})
         span = self.target_spans.get(kind)
+        existing: dict = {}
         if span is not None and fresh:
-            times = [r.time for r in fresh.values()]
+            times = list(map(_time_getter(kind), fresh.values()))
             lo, hi = min(times), max(times)
             if hi >= span[0] and lo <= span[1]:
                 hi = hi + (_dt.timedelta(microseconds=1) if isinstance(hi, _dt.datetime) else _dt.timedelta(days=1))
                 key_of = key_getter(kind)
                 existing = {key_of(r): r for r in await self.target.read(kind, lo, hi)}
+        if not existing:  # nothing of the range in the target (a new target): write it all
+            for key in differing.keys() & fresh.keys() if differing else ():
+                del differing[key]
+            return list(fresh.values())
         todo = []
-        differing = self.differing.setdefault(kind, {})
         for key, r in fresh.items():
             stored = existing.get(key)
             if stored == r:
@@ -192,8 +221,7 @@ class _Sink:
         if len(differing) >= MAX_DIFFERING_PER_KIND:
             todo.extend(differing.values())
             differing.clear()
-        await self._write(kind, todo)
-        self.write_s += time.perf_counter() - t0
+        return todo
 
     async def _write(self, kind: str, records: list) -> None:
         if records and not self.dry_run:
@@ -340,6 +368,7 @@ async def _from_sources(backend: SourceProvenance, sink: _Sink, opts: MigrationO
     checks = backend.source_checks(sources)
     progress = Progress(len(sources), "files", opts.progress_stream)
     files = report["files"]
+    ranged = opts.since is not None or opts.until is not None
     try:
         async for outcome in backend.iter_sources():
             files["total"] += 1
@@ -356,15 +385,21 @@ async def _from_sources(backend: SourceProvenance, sink: _Sink, opts: MigrationO
             if checks is not None:
                 checks.add_outcome(outcome)
             complete = outcome.disposition == "import"
-            for record in outcome.records:
-                if not _in_range(record, opts):
-                    sink.stats[record.KIND].outside_range += 1
-                    complete = False
-                    continue
-                if checks is not None:
+            records = outcome.records
+            if ranged:
+                inside = []
+                for record in records:
+                    if _in_range(record, opts):
+                        inside.append(record)
+                    else:
+                        sink.stats[record.KIND].outside_range += 1
+                complete = complete and len(inside) == len(records)
+                records = inside
+            if checks is not None:
+                for record in records:
                     checks.add(record, outcome.path)
-                if sink.add(record):
-                    await sink.flush(record.KIND)
+            for kind, group in _by_kind(records):
+                await sink.put(kind, group)
             if complete:
                 imported_files.append(outcome.path)
             ambiguous.extend(outcome.ambiguous)
@@ -381,9 +416,7 @@ async def _from_storage(source: Storage, sink: _Sink, opts: MigrationOptions) ->
         for kind in kinds:
             start, end = kind_bounds(kind, opts.since, opts.until, local_midnight_utc)
             async for rows in iter_storage_records(source, kind, start, end):
-                for record in rows:
-                    if sink.add(record):
-                        await sink.flush(kind)
+                await sink.put(kind, rows)
             progress.advance()
     finally:
         progress.close()
@@ -400,16 +433,37 @@ async def _validate(target: Storage, stats: dict[str, KindStats], seen: SeenDige
         count = total = 0  # a running sum: nothing kept per target record
         key_of = key_getter(kind)
         async for rows in iter_storage_records(target, kind, st.first, hi):
-            hashes = [hash(key_of(r)) for r in rows]
+            hashes = list(map(hash, map(key_of, rows)))
             migrated = await seen.contains(kind, hashes)
-            batch = [record_digest(r) for r, h in zip(rows, hashes) if h in migrated]
-            count += len(batch)
-            total += sum(batch)
+            if len(migrated) < len(rows):  # the target holds other records of the range too
+                rows = [r for r, h in zip(rows, hashes) if h in migrated]
+            count += len(rows)
+            total += sum(digests(rows))
         st.in_target = count
         st.target_sum = combine((total,))
         st.match = st.target_sum == st.source_sum and count == st.distinct
         ok = ok and st.match
     return ok
+
+
+def _by_kind(records: list[Record]) -> list[tuple[str, list[Record]]]:
+    """``records`` grouped by kind, each group in file order (a file holds one kind or two)."""
+    if not records:
+        return []
+    if len(set(map(type, records))) == 1:
+        return [(records[0].KIND, records)]
+    groups: dict[str, list[Record]] = {}
+    for record in records:
+        group = groups.get(record.KIND)
+        if group is None:
+            group = groups[record.KIND] = []
+        group.append(record)
+    return list(groups.items())
+
+
+@functools.lru_cache(maxsize=None)
+def _time_getter(kind: str):
+    return attrgetter(record_class(kind).SPEC.time_field)
 
 
 def _ambiguous_summary(items: list[tuple[str, bool]]) -> dict[str, Any]:

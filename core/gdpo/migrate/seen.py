@@ -7,9 +7,9 @@ the only state that grows with the size of the tree, so it is kept in memory onl
 SQLite file (created 0600 in a private temporary directory, removed at close), and memory
 stays bounded however large the tree.
 
-Keys are Python hashes of natural keys and digests come from ``gdpo.migrate.checksum``: both
-are only meaningful inside one process. All methods that may touch the file are coroutines
-that run it in one worker thread, off the event loop.
+Keys are Python hashes of natural keys (only meaningful inside one process: they are never
+kept beyond it); digests are the stable ones of ``gdpo.migrate.checksum``. All methods that
+may touch the file are coroutines that run it in one worker thread, off the event loop.
 """
 
 from __future__ import annotations
@@ -60,21 +60,25 @@ class SeenDigests:
     async def lookup(self, kind: str, key_hashes: Iterable[int]) -> tuple[dict[int, int], set[int]]:
         """The digests already recorded for any of ``key_hashes`` (missing keys are left out),
         and which of those keys are in the file rather than in memory."""
-        memory = self.memory.get(kind, {})
+        if not isinstance(key_hashes, (list, tuple, set)):
+            key_hashes = list(key_hashes)
+        memory = self.memory.get(kind)
         found: dict[int, int] = {}
-        rest: list[int] = []
-        for key_hash in key_hashes:
-            digest = memory.get(key_hash)
-            if digest is not None:
-                found[key_hash] = digest
-            elif self._db is not None:
-                rest.append(key_hash)
-        in_file: dict[int, int] = await self._run(self._lookup_file, kind, rest) if rest else {}
-        found.update(in_file)
+        if memory:
+            hits = memory.keys() & key_hashes  # one C-level pass
+            found = {k: memory[k] for k in hits}
+        in_file: dict[int, int] = {}
+        if self._db is not None:
+            rest = [k for k in key_hashes if k not in found]
+            if rest:
+                in_file = await self._run(self._lookup_file, kind, rest)
+                found.update(in_file)
         return found, set(in_file)
 
     async def contains(self, kind: str, key_hashes: Iterable[int]) -> set[int]:
         """The subset of ``key_hashes`` that has been recorded for ``kind``."""
+        if self._db is None:  # in memory only: one set operation
+            return self.memory.get(kind, {}).keys() & key_hashes
         found, _ = await self.lookup(kind, key_hashes)
         return set(found)
 
@@ -86,7 +90,10 @@ class SeenDigests:
             await self._run(self._replace_in_file, kind, [(k, digests[k]) for k in in_file])
         memory = self.memory.setdefault(kind, {})
         before = len(memory)
-        memory.update((k, d) for k, d in digests.items() if k not in in_file)
+        if in_file:
+            memory.update((k, d) for k, d in digests.items() if k not in in_file)
+        else:
+            memory.update(digests)
         self.in_memory += len(memory) - before
         if self.in_memory >= self.max_in_memory:
             await self._run(self._spill)

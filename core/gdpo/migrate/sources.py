@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as _dt
 from typing import AsyncIterator
 
@@ -28,7 +30,10 @@ def kind_bounds(kind: str, since: _dt.date | None, until: _dt.date | None, tz_mi
 
 async def iter_storage_records(storage: Storage, kind: str, start, end, *, target_rows: int = 5000
                                ) -> AsyncIterator[list[Record]]:
-    """Records of ``kind`` in ``[start, end)`` in batches, oldest first, by adaptive time windows."""
+    """Records of ``kind`` in ``[start, end)`` in batches, oldest first, by adaptive time windows.
+
+    The next window is read while the caller works on the current batch (one read ahead:
+    a database does its part of the read off the event loop meanwhile)."""
     first = await storage.read(kind, start, end, limit=1)
     if not first:
         return
@@ -37,20 +42,31 @@ async def iter_storage_records(storage: Storage, kind: str, start, end, *, targe
     stop = newest[0].time
     date_kind = not isinstance(cursor, _dt.datetime)
     one = _dt.timedelta(days=1) if date_kind else _dt.timedelta(microseconds=1)
-    stop = min(stop + one, end) if not date_kind else min(stop + one, end)
+    stop = min(stop + one, end)
     window = _dt.timedelta(days=30) if date_kind else _dt.timedelta(hours=6)
-    while cursor < stop:
-        upper = min(cursor + window, stop)
-        rows = await storage.read(kind, cursor, upper)
-        if rows:
-            yield rows
-        cursor = upper
-        if len(rows) > 2 * target_rows and window > _dt.timedelta(minutes=1):
-            window /= 2
-        elif len(rows) < target_rows // 2:
-            window *= 2
-        if date_kind and window < _dt.timedelta(days=1):
-            window = _dt.timedelta(days=1)
+    upper = min(cursor + window, stop)
+    pending = asyncio.ensure_future(storage.read(kind, cursor, upper))
+    try:
+        while pending is not None:
+            rows = await pending
+            pending = None
+            cursor = upper
+            if len(rows) > 2 * target_rows and window > _dt.timedelta(minutes=1):
+                window /= 2
+            elif len(rows) < target_rows // 2:
+                window *= 2
+            if date_kind and window < _dt.timedelta(days=1):
+                window = _dt.timedelta(days=1)
+            if cursor < stop:
+                upper = min(cursor + window, stop)
+                pending = asyncio.ensure_future(storage.read(kind, cursor, upper))
+            if rows:
+                yield rows
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending
 
 
 def all_kinds() -> tuple[str, ...]:
